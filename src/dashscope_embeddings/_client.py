@@ -1,0 +1,208 @@
+"""The core client both adapters call: inputs in, one vector per input out.
+
+It glues the I/O-free parts (catalog, inputs, planner, responses) to the I/O
+shells (transport, runner). Adapters translate framework calls into these
+methods and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import httpx
+
+from ._catalog import ModelSpec
+from ._errors import InputError, ProtocolError
+from ._inputs import Item, fused_item, image_item, text_item, video_item
+from ._planner import PlannedRequest, plan_requests
+from ._responses import ParsedResponse, SparseVector, Vector, parse_response
+from ._runner import Runner
+from ._transport import Transport, TransportSettings
+
+__all__ = ["ClientConfig", "DashScopeClient", "EmbeddingResult", "Role"]
+
+logger = logging.getLogger("dashscope_embeddings")
+
+Role = Literal["query", "document"]
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """Validated options; build it with the adapters' fields, not by hand."""
+
+    spec: ModelSpec
+    transport: TransportSettings
+    dimension: int | None = None
+    """Expected vector length (set or model default); ``None`` for unknown models."""
+    parameters: Mapping[str, Any] = field(default_factory=dict)
+    """Sent with every request."""
+    role_parameters: Mapping[Role, Mapping[str, Any]] = field(default_factory=dict)
+    """Added for query or document calls (``instruct``, ``text_type``)."""
+    batch_size: int | None = None
+    max_concurrency: int = 8
+    show_progress: bool = False
+
+
+@dataclass(slots=True)
+class EmbeddingResult:
+    """Vectors in input order, plus what the service reported."""
+
+    embeddings: list[Vector]
+    sparse_embeddings: list[SparseVector] | None = None
+    usage: dict[str, int] = field(default_factory=dict)
+    request_ids: list[str] = field(default_factory=list)
+
+
+class DashScopeClient:
+    """Embeds texts, images, videos and fused items with one DashScope model.
+
+    Thread-safe and usable from any number of event loops. Owns its HTTP
+    clients unless you pass yours (for proxies or custom TLS).
+    """
+
+    def __init__(
+        self,
+        config: ClientConfig,
+        *,
+        http_client: httpx.Client | None = None,
+        http_async_client: httpx.AsyncClient | None = None,
+    ) -> None:
+        self.config = config
+        self._transport = Transport(
+            config.transport, http_client=http_client, http_async_client=http_async_client
+        )
+        self._runner = Runner(config.max_concurrency)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"config": self.config}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["config"])  # type: ignore[misc]
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.config.spec
+
+    # -- input builders: the only place that reads local files ------------------
+
+    def text_items(self, texts: Sequence[object]) -> list[Item]:
+        return [text_item(t, i) for i, t in enumerate(_as_list(texts))]
+
+    def image_items(self, images: Sequence[object]) -> list[Item]:
+        return [image_item(img, i, self.spec) for i, img in enumerate(_as_list(images))]
+
+    def video_items(self, videos: Sequence[object]) -> list[Item]:
+        return [video_item(v, i) for i, v in enumerate(_as_list(videos))]
+
+    def fused_items(self, items: Sequence[object]) -> list[Item]:
+        return [fused_item(item, i, self.spec) for i, item in enumerate(_as_list(items))]
+
+    # -- embedding ---------------------------------------------------------------
+
+    def plan(self, items: Sequence[Item], role: Role) -> list[PlannedRequest]:
+        parameters = {**self.config.parameters, **self.config.role_parameters.get(role, {})}
+        return plan_requests(items, self.spec, parameters, self.config.batch_size)
+
+    def embed(self, items: Sequence[Item], role: Role = "document") -> EmbeddingResult:
+        requests = self.plan(items, role)
+        with self._progress(len(requests)) as tick:
+            parsed = self._runner.run(requests, self._send, tick)
+        return self._assemble(len(items), parsed)
+
+    async def aembed(self, items: Sequence[Item], role: Role = "document") -> EmbeddingResult:
+        requests = self.plan(items, role)
+        with self._progress(len(requests)) as tick:
+            parsed = await self._runner.arun(requests, self._asend, tick)
+        return self._assemble(len(items), parsed)
+
+    def _send(self, request: PlannedRequest) -> ParsedResponse:
+        answer = self._transport.post(request.endpoint.path, request.body)
+        return parse_response(request, answer.content, self.config.dimension)
+
+    async def _asend(self, request: PlannedRequest) -> ParsedResponse:
+        answer = await self._transport.apost(request.endpoint.path, request.body)
+        return parse_response(request, answer.content, self.config.dimension)
+
+    def _assemble(self, count: int, parsed: Sequence[ParsedResponse]) -> EmbeddingResult:
+        vectors: dict[int, Vector] = {}
+        sparse: dict[int, SparseVector] = {}
+        result = EmbeddingResult(embeddings=[])
+        for response in parsed:
+            vectors.update(response.vectors)
+            sparse.update(response.sparse)
+            for key, value in response.usage.items():
+                result.usage[key] = result.usage.get(key, 0) + value
+            if response.request_id:
+                result.request_ids.append(response.request_id)
+        wants_dense = self.config.parameters.get("output_type", "dense") != "sparse"
+        store: Mapping[int, object] = vectors if wants_dense else sparse
+        missing = [i for i in range(count) if i not in store]
+        if missing:
+            raise ProtocolError(
+                "DashScope returned no vector for some inputs", input_indices=missing
+            )
+        lengths = {len(v) for v in vectors.values()}
+        if len(lengths) > 1:
+            raise ProtocolError(f"DashScope returned vectors of different lengths {sorted(lengths)}")
+        result.embeddings = [vectors[i] for i in range(count)] if wants_dense else []
+        if sparse:
+            result.sparse_embeddings = [sparse.get(i, {}) for i in range(count)]
+        return result
+
+    def _progress(self, total: int) -> _Progress:
+        return _Progress(total if self.config.show_progress else 0)
+
+    # -- convenience: the shapes adapters need ------------------------------------
+
+    def vectors(self, build: Callable[[Sequence[Any]], list[Item]], values: Sequence[Any], role: Role) -> list[Vector]:
+        items = build(values)
+        return self.embed(items, role).embeddings if items else []
+
+    async def avectors(
+        self, build: Callable[[Sequence[Any]], list[Item]], values: Sequence[Any], role: Role
+    ) -> list[Vector]:
+        # Building image items may read files and base64-encode megabytes:
+        # keep that off the event loop. Texts and URLs are cheap.
+        if build == self.text_items or build == self.video_items:
+            items = build(values)
+        else:
+            items = await asyncio.to_thread(build, values)
+        return (await self.aembed(items, role)).embeddings if items else []
+
+    def close(self) -> None:
+        self._transport.close()
+
+    async def aclose(self) -> None:
+        await self._transport.aclose()
+
+
+def _as_list(values: Sequence[object]) -> list[object]:
+    if isinstance(values, (str, bytes)):
+        raise InputError("expected a list of inputs, got a single str/bytes; wrap it in a list")
+    return list(values)
+
+
+class _Progress:
+    """A tqdm bar over requests when asked for and installed; otherwise nothing."""
+
+    def __init__(self, total: int) -> None:
+        self._bar: Any = None
+        if total > 1:
+            try:
+                from tqdm.auto import tqdm
+            except ImportError:
+                logger.warning("show_progress=True needs tqdm: pip install tqdm")
+            else:
+                self._bar = tqdm(total=total, unit="request", desc="DashScope embeddings")
+
+    def __enter__(self) -> Callable[[], None] | None:
+        return self._bar.update if self._bar is not None else None
+
+    def __exit__(self, *exc: object) -> None:
+        if self._bar is not None:
+            self._bar.close()
+

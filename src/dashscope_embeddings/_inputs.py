@@ -1,0 +1,284 @@
+"""Input normalisation: user values to the strings the service takes.
+
+The only I/O here is reading a local image file the caller named in an image
+method. A text is always text: a string that happens to name a file is never
+opened. Image formats are detected from the bytes, never from a file name.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._catalog import MB, Fusion, ModelSpec
+from ._errors import InputError
+
+__all__ = ["Image", "Item", "detect_image_format", "fused_item", "image_item", "text_item", "video_item"]
+
+_URL = re.compile(r"^https?://", re.IGNORECASE)
+_DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
+
+# Magic numbers, longest prefix first where they overlap.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+    (b"\x00\x00\x01\x00", "ico"),
+    (b"BM", "bmp"),
+)
+
+
+def detect_image_format(data: bytes) -> str | None:
+    """The image format of ``data`` from its first bytes, or ``None``."""
+    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
+        return "webp"
+    for magic, fmt in _MAGIC:
+        if data.startswith(magic):
+            return fmt
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class Image:
+    value: str
+    """What goes on the wire: an http(s) URL, unchanged, or a ``data:`` URI."""
+    nbytes: int | None = None
+    """Decoded size of local or inline content; ``None`` for a URL."""
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One input that must come back as exactly one vector."""
+
+    text: str | None = None
+    images: tuple[Image, ...] = ()
+    video: str | None = None
+
+    @property
+    def modalities(self) -> int:
+        return (self.text is not None) + bool(self.images) + (self.video is not None)
+
+    @property
+    def is_fused(self) -> bool:
+        """Several things that must become one vector."""
+        return self.modalities > 1
+
+    @property
+    def is_multi_image(self) -> bool:
+        return self.modalities == 1 and len(self.images) > 1
+
+
+def _mb(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n % MB else f"{n // MB} MB"
+
+
+def text_item(value: object, position: int) -> Item:
+    return Item(text=_text(value, position))
+
+
+def _text(value: object, position: int) -> str:
+    if not isinstance(value, str):
+        raise InputError(
+            f"input {position}: expected a str, got {type(value).__name__}",
+            input_indices=[position],
+        )
+    if not value:
+        raise InputError(
+            f"input {position}: empty text; the service refuses empty strings",
+            input_indices=[position],
+        )
+    return value
+
+
+def image_item(value: object, position: int, spec: ModelSpec) -> Item:
+    return Item(images=(_image(value, position, spec),))
+
+
+def video_item(value: object, position: int) -> Item:
+    return Item(video=_video(value, position))
+
+
+def _video(value: object, position: int) -> str:
+    if isinstance(value, str) and _URL.match(value):
+        return value
+    if isinstance(value, (str, os.PathLike, bytes, bytearray)):
+        raise InputError(
+            f"input {position}: a video must be an http(s) URL the service can fetch; "
+            "DashScope does not accept local or inline video. Upload it (for example to "
+            "object storage) and pass its URL",
+            input_indices=[position],
+        )
+    raise InputError(
+        f"input {position}: expected a video URL (str), got {type(value).__name__}",
+        input_indices=[position],
+    )
+
+
+def fused_item(value: object, position: int, spec: ModelSpec) -> Item:
+    """An item of ``embed_multimodal``: a mapping with ``text``, ``image``, ``images``, ``video``."""
+    if not isinstance(value, Mapping):
+        raise InputError(
+            f"input {position}: expected a dict with any of 'text', 'image', 'images', "
+            f"'video', got {type(value).__name__}",
+            input_indices=[position],
+        )
+    unknown = set(value) - {"text", "image", "images", "video"}
+    if unknown:
+        raise InputError(
+            f"input {position}: unknown keys {sorted(unknown)}; "
+            "allowed: 'text', 'image', 'images', 'video'",
+            input_indices=[position],
+        )
+    raw_images: list[object] = []
+    if value.get("image") is not None:
+        raw_images.append(value["image"])
+    if value.get("images") is not None:
+        many = value["images"]
+        if isinstance(many, (str, bytes, os.PathLike)) or not isinstance(many, Sequence):
+            raise InputError(
+                f"input {position}: 'images' must be a list of images",
+                input_indices=[position],
+            )
+        raw_images.extend(many)
+    item = Item(
+        text=_text(value["text"], position) if value.get("text") is not None else None,
+        images=tuple(_image(img, position, spec) for img in raw_images),
+        video=_video(value["video"], position) if value.get("video") is not None else None,
+    )
+    if item.modalities == 0:
+        raise InputError(f"input {position}: empty item", input_indices=[position])
+    check_fusable(item, position, spec)
+    return item
+
+
+def check_fusable(item: Item, position: int, spec: ModelSpec) -> None:
+    """Refuse an item the model cannot turn into one vector."""
+
+    def refuse(why: str) -> InputError:
+        return InputError(f"input {position}: {why}", input_indices=[position])
+
+    n_images = len(item.images)
+    if spec.fusion is Fusion.NONE:
+        if item.is_fused:
+            raise refuse(
+                f"{spec.name} cannot fuse text, images and video into one vector; use a "
+                "model with fusion (qwen3-vl-embedding, qwen2.5-vl-embedding, "
+                "tongyi-embedding-vision-*-2026-03-06)"
+            )
+        if n_images > 1 and n_images > spec.max_multi_images:
+            raise refuse(
+                f"{n_images} images in one item; {spec.name} takes at most "
+                f"{spec.max_multi_images} in one multi_images element"
+            )
+    elif spec.fusion is Fusion.FLAG:
+        limits = (
+            (n_images, spec.max_images, "images"),
+            (1 if item.video else 0, spec.max_videos, "videos"),
+            (item.modalities - (n_images > 0) + n_images, spec.max_elements, "elements"),
+        )
+        for count, limit, what in limits:
+            if limit is not None and count > limit:
+                raise refuse(f"{count} {what} in one fused item; {spec.name} allows {limit}")
+    elif spec.fusion is Fusion.SAME_OBJECT:
+        if n_images > 1 and item.is_fused:
+            raise refuse(
+                f"{spec.name} fuses one text, one image and one video per item; got {n_images} images"
+            )
+        if n_images > spec.max_multi_images:
+            raise refuse(f"{n_images} images in one item; {spec.name} allows {spec.max_multi_images}")
+    elif n_images > 1:  # Fusion.ONLY
+        raise refuse(f"{spec.name} fuses at most one image per item; got {n_images}")
+
+
+def _image(value: object, position: int, spec: ModelSpec) -> Image:
+    def refuse(why: str) -> InputError:
+        return InputError(f"input {position}: {why}", input_indices=[position])
+
+    if isinstance(value, str):
+        if _URL.match(value):
+            return Image(value)
+        match = _DATA_URI.match(value)
+        if match:
+            try:
+                data = base64.b64decode(match.group(2), validate=True)
+            except (binascii.Error, ValueError):
+                raise refuse("data URI is not valid base64") from None
+            return _checked(data, position, spec, "data URI", keep=value)
+        if value.startswith("data:"):
+            raise refuse("a data URI must look like data:image/<format>;base64,<data>")
+        return _from_path(Path(value), position, spec)
+    if isinstance(value, os.PathLike):
+        return _from_path(Path(os.fspath(value)), position, spec)
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        return _checked(bytes(value), position, spec, "bytes")
+    if hasattr(value, "read"):
+        data = value.read()
+        if not isinstance(data, bytes):
+            raise refuse("file-like objects must be opened in binary mode")
+        return _checked(data, position, spec, "file-like object")
+    if _is_pil_image(value):
+        return _checked(_pil_to_png(value), position, spec, "PIL image")
+    raise refuse(
+        f"unsupported image type {type(value).__name__}; pass an http(s) URL, a data: URI, "
+        "a local path (str or pathlib.Path), bytes, a binary file object or a PIL image"
+    )
+
+
+def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(
+            f"input {position}: cannot read image file {str(path)!r}: {exc.strerror or exc}",
+            input_indices=[position],
+        ) from None
+    return _checked(data, position, spec, f"image file {str(path)!r}")
+
+
+def _checked(
+    data: bytes, position: int, spec: ModelSpec, what: str, keep: str | None = None
+) -> Image:
+    fmt = detect_image_format(data)
+    if fmt is None:
+        raise InputError(
+            f"input {position}: {what} is not an image (no PNG, JPEG, WEBP, GIF, BMP, TIFF "
+            "or ICO signature)",
+            input_indices=[position],
+        )
+    if spec.image_formats is not None and fmt not in spec.image_formats:
+        raise InputError(
+            f"input {position}: {what} is {fmt.upper()}; {spec.name} takes "
+            f"{', '.join(sorted(spec.image_formats))}",
+            input_indices=[position],
+        )
+    if spec.max_image_bytes is not None and len(data) > spec.max_image_bytes:
+        raise InputError(
+            f"input {position}: {what} is {_mb(len(data))}, over the "
+            f"{_mb(spec.max_image_bytes)} image limit of {spec.name}",
+            input_indices=[position],
+        )
+    uri = keep or f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"
+    return Image(uri, nbytes=len(data))
+
+
+def _is_pil_image(value: object) -> bool:
+    return any(
+        cls.__module__.startswith("PIL.") and cls.__name__ == "Image" for cls in type(value).__mro__
+    )
+
+
+def _pil_to_png(image: Any) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

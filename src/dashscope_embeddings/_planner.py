@@ -1,0 +1,215 @@
+"""Request planning: items plus options to request bodies within every limit. No I/O.
+
+Each planned request carries its *slots*: which result ``index`` (or
+``text_index``) belongs to which input position, and which result ``type``
+the service may give it. The response parser matches on those slots, never
+on the order of the results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ._catalog import DEFAULT_BATCH_SIZE, UNKNOWN_MODEL_BATCH_SIZE, Endpoint, Fusion, ModelSpec
+from ._errors import InputError
+from ._inputs import Item
+
+__all__ = ["PlannedRequest", "Slot", "effective_batch_size", "plan_requests"]
+
+_FUSION_TYPES = frozenset({"fusion"})
+_FUSED_TYPES = frozenset({"fused"})
+
+
+@dataclass(frozen=True, slots=True)
+class Slot:
+    index: int
+    """``index`` / ``text_index`` of the result in the response."""
+    position: int
+    """Position of the input in the caller's list."""
+    types: frozenset[str] | None
+    """Accepted result ``type`` values; ``None``: not checked (text endpoint, unknown model)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedRequest:
+    endpoint: Endpoint
+    body: dict[str, Any]
+    slots: tuple[Slot, ...]
+
+    @property
+    def positions(self) -> tuple[int, ...]:
+        return tuple(slot.position for slot in self.slots)
+
+
+@dataclass(slots=True)
+class _Batch:
+    contents: list[Any] = field(default_factory=list)
+    slots: list[Slot] = field(default_factory=list)
+    images: int = 0
+    videos: int = 0
+    texts: int = 0
+
+
+def effective_batch_size(spec: ModelSpec, batch_size: int | None) -> int:
+    """The caller's ``batch_size`` clamped to the model's element limit."""
+    default = DEFAULT_BATCH_SIZE if spec.known else UNKNOWN_MODEL_BATCH_SIZE
+    wanted = batch_size or spec.max_elements or default
+    return max(1, min(wanted, spec.max_elements or wanted))
+
+
+def plan_requests(
+    items: Sequence[Item],
+    spec: ModelSpec,
+    parameters: Mapping[str, Any],
+    batch_size: int | None = None,
+) -> list[PlannedRequest]:
+    """Requests that embed ``items``, each input in exactly one request, in order.
+
+    ``parameters`` is sent as is in every request (the caller resolved roles,
+    dimension and extras); fused requests of qwen3 add ``enable_fusion``.
+    """
+    size = effective_batch_size(spec, batch_size)
+    if spec.is_text:
+        return _plan_text(items, spec, dict(parameters), size)
+    return _plan_multimodal(items, spec, dict(parameters), size)
+
+
+def _plan_text(
+    items: Sequence[Item], spec: ModelSpec, parameters: dict[str, Any], size: int
+) -> list[PlannedRequest]:
+    for position, item in enumerate(items):
+        if item.text is None or item.modalities != 1:
+            raise InputError(
+                f"input {position}: {spec.name} embeds text only; use a multimodal model "
+                "(for example qwen3-vl-embedding) for images and video",
+                input_indices=[position],
+            )
+    requests = []
+    for start in range(0, len(items), size):
+        chunk = items[start : start + size]
+        requests.append(
+            PlannedRequest(
+                endpoint=Endpoint.TEXT,
+                body={
+                    "model": spec.name,
+                    "input": {"texts": [item.text for item in chunk]},
+                    "parameters": parameters,
+                },
+                slots=tuple(Slot(i, start + i, None) for i in range(len(chunk))),
+            )
+        )
+    return requests
+
+
+def _types(spec: ModelSpec, *names: str) -> frozenset[str] | None:
+    # qwen3-vl answers independent elements with type "vl".
+    return frozenset((*names, "vl")) if spec.known else None
+
+
+def _element(item: Item, spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str] | None]:
+    """One content object for an item that stays one element of a shared request."""
+    if item.is_fused:  # only Fusion.SAME_OBJECT gets here
+        obj: dict[str, Any] = {}
+        if item.text is not None:
+            obj["text"] = item.text
+        if item.images:
+            obj["image"] = item.images[0].value
+        if item.video is not None:
+            obj["video"] = item.video
+        return obj, (_FUSED_TYPES if spec.known else None)
+    if item.text is not None:
+        return {"text": item.text}, _types(spec, "text")
+    if item.video is not None:
+        return {"video": item.video}, _types(spec, "video")
+    if len(item.images) == 1:
+        return {"image": item.images[0].value}, _types(spec, "image")
+    return {"multi_images": [img.value for img in item.images]}, _types(spec, "multi_images")
+
+
+def _alone(item: Item, spec: ModelSpec) -> bool:
+    """Whether the item needs a request of its own (request-wide fusion)."""
+    if spec.fusion is Fusion.ONLY:
+        return True
+    return spec.fusion is Fusion.FLAG and (item.is_fused or len(item.images) > 1)
+
+
+def _fused_request(
+    item: Item, position: int, spec: ModelSpec, parameters: dict[str, Any]
+) -> PlannedRequest:
+    contents: list[dict[str, Any]] = []
+    if item.text is not None:
+        contents.append({"text": item.text})
+    contents.extend({"image": img.value} for img in item.images)
+    if item.video is not None:
+        contents.append({"video": item.video})
+    params = dict(parameters)
+    if spec.fusion is Fusion.FLAG:
+        params["enable_fusion"] = True
+    return PlannedRequest(
+        endpoint=Endpoint.MULTIMODAL,
+        body={"model": spec.name, "input": {"contents": contents}, "parameters": params},
+        slots=(Slot(0, position, _FUSION_TYPES if spec.known else None),),
+    )
+
+
+def _plan_multimodal(
+    items: Sequence[Item], spec: ModelSpec, parameters: dict[str, Any], size: int
+) -> list[PlannedRequest]:
+    requests: list[PlannedRequest] = []
+    batch = _Batch()
+
+    def flush() -> None:
+        nonlocal batch
+        if batch.contents:
+            requests.append(
+                PlannedRequest(
+                    endpoint=Endpoint.MULTIMODAL,
+                    body={
+                        "model": spec.name,
+                        "input": {"contents": batch.contents},
+                        "parameters": parameters,
+                    },
+                    slots=tuple(batch.slots),
+                )
+            )
+        batch = _Batch()
+
+    for position, item in enumerate(items):
+        if _alone(item, spec):
+            requests.append(_fused_request(item, position, spec, parameters))
+            continue
+        images, videos = len(item.images), int(item.video is not None)
+        texts = int(item.text is not None)
+        _check_single(position, spec, images, videos, texts)
+        fits = (
+            len(batch.contents) < size
+            and (spec.max_images is None or batch.images + images <= spec.max_images)
+            and (spec.max_videos is None or batch.videos + videos <= spec.max_videos)
+            and (spec.max_texts is None or batch.texts + texts <= spec.max_texts)
+        )
+        if not fits:
+            flush()
+        content, types = _element(item, spec)
+        batch.slots.append(Slot(len(batch.contents), position, types))
+        batch.contents.append(content)
+        batch.images += images
+        batch.videos += videos
+        batch.texts += texts
+    flush()
+    return requests
+
+
+def _check_single(position: int, spec: ModelSpec, images: int, videos: int, texts: int) -> None:
+    for count, limit, what in (
+        (images, spec.max_images, "images"),
+        (videos, spec.max_videos, "videos"),
+        (texts, spec.max_texts, "texts"),
+    ):
+        if limit is not None and count > limit:
+            raise InputError(
+                f"input {position}: {count} {what} in one item; {spec.name} allows {limit} "
+                "per request",
+                input_indices=[position],
+            )

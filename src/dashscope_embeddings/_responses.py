@@ -1,0 +1,134 @@
+"""Response parsing: bodies to vectors matched by index, or to typed errors. No I/O.
+
+Nothing here trusts the order of results: each vector is placed by its
+``index`` / ``text_index``; a missing, duplicated or unexpected index, a wrong
+dimension or a wrong result type is a ``ProtocolError``, never a short list.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from ._catalog import Endpoint
+from ._errors import APIStatusError, ProtocolError, status_error
+from ._planner import PlannedRequest
+
+__all__ = ["ParsedResponse", "error_from_response", "parse_response"]
+
+Vector = list[float]
+SparseVector = dict[int, float]
+
+
+@dataclass(slots=True)
+class ParsedResponse:
+    vectors: dict[int, Vector]
+    """Input position to dense vector."""
+    sparse: dict[int, SparseVector] = field(default_factory=dict)
+    usage: dict[str, int] = field(default_factory=dict)
+    request_id: str | None = None
+
+
+def _loads(content: bytes) -> Any:
+    try:
+        return orjson.loads(content)
+    except orjson.JSONDecodeError:
+        return None
+
+
+def error_from_response(
+    status_code: int, content: bytes, headers: Mapping[str, str]
+) -> APIStatusError:
+    """The typed error for a non-2xx answer, with the service's code, message and request id."""
+    payload = _loads(content)
+    body = payload if isinstance(payload, dict) else {}
+    message = body.get("message") or content[:200].decode("utf-8", "replace") or "no message"
+    return status_error(
+        status_code,
+        code=body.get("code") or None,
+        message=str(message),
+        request_id=body.get("request_id") or headers.get("x-request-id") or None,
+    )
+
+
+def parse_response(
+    request: PlannedRequest, content: bytes, expected_dimension: int | None
+) -> ParsedResponse:
+    """Vectors of a 2xx answer to ``request``, keyed by input position."""
+    payload = _loads(content)
+    request_id = payload.get("request_id") if isinstance(payload, dict) else None
+
+    def fail(why: str) -> ProtocolError:
+        return ProtocolError(
+            f"unexpected answer from DashScope: {why}",
+            status_code=200,
+            request_id=request_id,
+            input_indices=request.positions,
+        )
+
+    if not isinstance(payload, dict):
+        raise fail("the body is not a JSON object")
+    output = payload.get("output")
+    results = output.get("embeddings") if isinstance(output, dict) else None
+    if not isinstance(results, list):
+        raise fail("no output.embeddings list")
+
+    index_key = "text_index" if request.endpoint is Endpoint.TEXT else "index"
+    slots = {slot.index: slot for slot in request.slots}
+    parsed = ParsedResponse(vectors={}, request_id=request_id)
+    dimension = expected_dimension
+    for result in results:
+        if not isinstance(result, dict):
+            raise fail("a result is not an object")
+        index = result.get(index_key)
+        slot = slots.get(index) if isinstance(index, int) else None
+        if slot is None:
+            raise fail(f"result {index_key}={index!r} matches no input of the request")
+        if slot.position in parsed.vectors or slot.position in parsed.sparse:
+            raise fail(f"two results for {index_key}={index}")
+        kind = result.get("type")
+        if slot.types is not None and kind is not None and kind not in slot.types:
+            raise fail(
+                f"result {index} has type {kind!r}, expected one of {sorted(slot.types)}"
+            )
+        vector = result.get("embedding")
+        if vector is not None:
+            if not isinstance(vector, list) or not vector:
+                raise fail(f"result {index} has no embedding")
+            if dimension is None:
+                dimension = len(vector)
+            if len(vector) != dimension:
+                raise fail(f"result {index} has {len(vector)} dimensions, expected {dimension}")
+            try:
+                parsed.vectors[slot.position] = [float(x) for x in vector]
+            except (TypeError, ValueError):
+                raise fail(f"result {index} holds a non-number") from None
+        sparse = result.get("sparse_embedding")
+        if sparse is not None:
+            parsed.sparse[slot.position] = _sparse(sparse, fail)
+        if vector is None and sparse is None:
+            raise fail(f"result {index} has no embedding")
+
+    missing = [
+        s.index
+        for s in request.slots
+        if s.position not in parsed.vectors and s.position not in parsed.sparse
+    ]
+    if missing:
+        raise fail(f"no result for {index_key} {missing}")
+    parsed.usage = {k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, int)}
+    return parsed
+
+
+def _sparse(value: Any, fail: Any) -> SparseVector:
+    if not isinstance(value, list):
+        raise fail("sparse_embedding is not a list")
+    out: SparseVector = {}
+    for entry in value:
+        if not isinstance(entry, dict) or not isinstance(entry.get("index"), int):
+            raise fail("malformed sparse_embedding entry")
+        out[entry["index"]] = float(entry.get("value", 0.0))
+    return out
