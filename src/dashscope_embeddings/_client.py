@@ -147,7 +147,9 @@ class DashScopeClient:
             )
         lengths = {len(v) for v in vectors.values()}
         if len(lengths) > 1:
-            raise ProtocolError(f"DashScope returned vectors of different lengths {sorted(lengths)}")
+            raise ProtocolError(
+                f"DashScope returned vectors of different lengths {sorted(lengths)}"
+            )
         result.embeddings = [vectors[i] for i in range(count)] if wants_dense else []
         if sparse:
             result.sparse_embeddings = [sparse.get(i, {}) for i in range(count)]
@@ -158,7 +160,9 @@ class DashScopeClient:
 
     # -- convenience: the shapes adapters need ------------------------------------
 
-    def vectors(self, build: Callable[[Sequence[Any]], list[Item]], values: Sequence[Any], role: Role) -> list[Vector]:
+    def vectors(
+        self, build: Callable[[Sequence[Any]], list[Item]], values: Sequence[Any], role: Role
+    ) -> list[Vector]:
         items = build(values)
         return self.embed(items, role).embeddings if items else []
 
@@ -205,4 +209,3 @@ class _Progress:
     def __exit__(self, *exc: object) -> None:
         if self._bar is not None:
             self._bar.close()
-

@@ -19,7 +19,15 @@ from typing import Any
 from ._catalog import MB, Fusion, ModelSpec
 from ._errors import InputError
 
-__all__ = ["Image", "Item", "detect_image_format", "fused_item", "image_item", "text_item", "video_item"]
+__all__ = [
+    "Image",
+    "Item",
+    "detect_image_format",
+    "fused_item",
+    "image_item",
+    "text_item",
+    "video_item",
+]
 
 _URL = re.compile(r"^https?://", re.IGNORECASE)
 _DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
@@ -124,7 +132,7 @@ def _video(value: object, position: int) -> str:
 
 
 def fused_item(value: object, position: int, spec: ModelSpec) -> Item:
-    """An item of ``embed_multimodal``: a mapping with ``text``, ``image``, ``images``, ``video``."""
+    """An ``embed_multimodal`` item: a mapping of ``text``, ``image``, ``images``, ``video``."""
     if not isinstance(value, Mapping):
         raise InputError(
             f"input {position}: expected a dict with any of 'text', 'image', 'images', "
@@ -191,10 +199,13 @@ def check_fusable(item: Item, position: int, spec: ModelSpec) -> None:
     elif spec.fusion is Fusion.SAME_OBJECT:
         if n_images > 1 and item.is_fused:
             raise refuse(
-                f"{spec.name} fuses one text, one image and one video per item; got {n_images} images"
+                f"{spec.name} fuses one text, one image and one video per item; "
+                f"got {n_images} images"
             )
         if n_images > spec.max_multi_images:
-            raise refuse(f"{n_images} images in one item; {spec.name} allows {spec.max_multi_images}")
+            raise refuse(
+                f"{n_images} images in one item; {spec.name} allows {spec.max_multi_images}"
+            )
     elif n_images > 1:  # Fusion.ONLY
         raise refuse(f"{spec.name} fuses at most one image per item; got {n_images}")
 

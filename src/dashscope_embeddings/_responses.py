@@ -91,9 +91,7 @@ def parse_response(
             raise fail(f"two results for {index_key}={index}")
         kind = result.get("type")
         if slot.types is not None and kind is not None and kind not in slot.types:
-            raise fail(
-                f"result {index} has type {kind!r}, expected one of {sorted(slot.types)}"
-            )
+            raise fail(f"result {index} has type {kind!r}, expected one of {sorted(slot.types)}")
         vector = result.get("embedding")
         if vector is not None:
             if not isinstance(vector, list) or not vector:

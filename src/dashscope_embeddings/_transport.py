@@ -210,5 +210,7 @@ def _outcome(response: httpx.Response) -> Answer | _Failure:
 
 def _failure(exc: httpx.TransportError, timeout: float) -> _Failure:
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(f"request timed out after {timeout:g} s ({type(exc).__name__})"), None
+        return APITimeoutError(
+            f"request timed out after {timeout:g} s ({type(exc).__name__})"
+        ), None
     return APIConnectionError(f"connection to DashScope failed: {type(exc).__name__}: {exc}"), None

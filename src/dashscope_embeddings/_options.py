@@ -1,0 +1,240 @@
+"""The options both adapters share: fields, environment defaults, validation.
+
+Both framework classes inherit these fields, so the two adapters accept the
+same names with the same defaults and the same errors, and build the same
+core client. Options are checked against the model catalog when the object is
+made (and again when one is assigned), never at the first request.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable
+from typing import Any, Literal
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+
+from ._catalog import PARAMETER_RANGES, REGIONS, ModelSpec, lookup, resolve_region
+from ._client import ClientConfig, DashScopeClient, Role
+from ._errors import InputError
+from ._transport import TransportSettings
+
+__all__ = ["DashScopeOptions"]
+
+
+def _env(*names: str, default: str | None = None) -> Callable[[], str | None]:
+    """A default factory reading the environment when the object is made."""
+
+    def read() -> str | None:
+        for name in names:
+            value = os.environ.get(name)
+            if value:
+                return value
+        return default
+
+    return read
+
+
+def _env_secret() -> SecretStr | None:
+    value = os.environ.get("DASHSCOPE_API_KEY")
+    return SecretStr(value) if value else None
+
+
+class DashScopeOptions(BaseModel):
+    """Configuration shared by ``DashScopeEmbeddings`` and ``DashScopeEmbedding``."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        arbitrary_types_allowed=True,
+        protected_namespaces=(),
+    )
+
+    api_key: SecretStr | None = Field(
+        default_factory=_env_secret,
+        alias="dashscope_api_key",
+        exclude=True,
+        description="DashScope API key; defaults to $DASHSCOPE_API_KEY.",
+    )
+    base_url: str | None = Field(
+        default_factory=_env("DASHSCOPE_BASE_URL", "DASHSCOPE_HTTP_BASE_URL"),
+        description="Native API base, e.g. https://dashscope.aliyuncs.com/api/v1; "
+        "defaults to $DASHSCOPE_BASE_URL, else the region's.",
+    )
+    region: str = Field(
+        default_factory=lambda: os.environ.get("DASHSCOPE_REGION") or "cn-beijing",
+        description="'cn-beijing' or 'ap-southeast-1' (alias 'intl').",
+    )
+    workspace: str | None = Field(
+        default_factory=_env("DASHSCOPE_WORKSPACE"),
+        description="Sent as X-DashScope-WorkSpace; defaults to $DASHSCOPE_WORKSPACE.",
+    )
+    dimension: int | None = Field(default=None, description="Vector size; model default if unset.")
+    query_instruct: str | None = Field(
+        default=None, description="`instruct` sent with queries (models that take it)."
+    )
+    document_instruct: str | None = Field(
+        default=None, description="`instruct` sent with documents (models that take it)."
+    )
+    text_type: Literal["query", "document"] | None = Field(
+        default=None,
+        description="text-embedding models: text_type of document calls (queries always "
+        "send 'query'); automatic ('document') when unset.",
+    )
+    output_type: Literal["dense", "dense&sparse"] = Field(
+        default="dense",
+        description="'dense&sparse' asks text-embedding-v3/v4 for sparse vectors too "
+        "(see DashScopeClient); framework methods return the dense ones.",
+    )
+    res_level: int | None = Field(default=None, description="Image resolution level 0-3.")
+    fps: float | None = Field(default=None, description="Video frame sampling rate, 0-1.")
+    max_video_frames: int | None = Field(default=None, description="Frames sampled, 1-64.")
+    batch_size: int | None = Field(
+        default=None, gt=0, description="Inputs per request; clamped to the model's limit."
+    )
+    max_concurrency: int = Field(default=8, ge=1, description="Requests in flight per instance.")
+    max_retries: int = Field(
+        default_factory=lambda: int(os.environ.get("DASHSCOPE_MAX_RETRIES") or 3),
+        ge=0,
+        description="Retries on 408/409/429/5xx, timeouts and connection errors.",
+    )
+    timeout: float = Field(
+        default_factory=lambda: float(os.environ.get("DASHSCOPE_TIMEOUT") or 60.0),
+        gt=0,
+        description="Seconds per request.",
+    )
+    extra_parameters: dict[str, Any] = Field(
+        default_factory=dict, description="Merged into `parameters` verbatim."
+    )
+    show_progress: bool = Field(default=False, description="tqdm progress bar over requests.")
+    http_client: httpx.Client | None = Field(
+        default=None, exclude=True, repr=False, description="Your own httpx.Client."
+    )
+    http_async_client: httpx.AsyncClient | None = Field(
+        default=None, exclude=True, repr=False, description="Your own httpx.AsyncClient."
+    )
+
+    _client: DashScopeClient | None = PrivateAttr(default=None)
+
+    def _model_id(self) -> str:
+        raise NotImplementedError
+
+    def _configure(self) -> None:
+        """Validate the options and build the client; called at the end of ``__init__``."""
+        self._client = DashScopeClient(
+            self._client_config(),
+            http_client=self.http_client,
+            http_async_client=self.http_async_client,
+        )
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        super().__setattr__(name, value)
+        # An assigned option takes effect (and is checked) at once, not silently never.
+        private = self.__pydantic_private__
+        if name in type(self).model_fields and private and private.get("_client") is not None:
+            self._configure()
+
+    @property
+    def client(self) -> DashScopeClient:
+        """The core client these options configure."""
+        if self._client is None:
+            self._configure()
+        assert self._client is not None
+        return self._client
+
+    def __getstate__(self) -> dict[Any, Any]:
+        # Live sockets and locks do not pickle; the client is rebuilt on first use.
+        state = super().__getstate__()
+        private = state.get("__pydantic_private__")
+        if private:
+            state["__pydantic_private__"] = {**private, "_client": None}
+        fields = state.get("__dict__")
+        if fields:
+            state["__dict__"] = {**fields, "http_client": None, "http_async_client": None}
+        return state
+
+    def _client_config(self) -> ClientConfig:
+        spec = lookup(self._model_id())
+        try:
+            region = resolve_region(self.region)
+        except KeyError:
+            raise InputError(
+                f"unknown region {self.region!r}; use one of {sorted(REGIONS)} (or 'intl')"
+            ) from None
+        if self.base_url is None and region not in spec.regions:
+            warnings.warn(
+                f"{spec.name} is not offered in {region} (offered in {sorted(spec.regions)})",
+                UserWarning,
+                stacklevel=4,
+            )
+        self._check_parameters(spec)
+        parameters: dict[str, Any] = {}
+        if self.dimension is not None and (spec.dimension_configurable or not spec.known):
+            parameters["dimension"] = self.dimension
+        if self.output_type != "dense":
+            parameters["output_type"] = self.output_type
+        for name in ("res_level", "fps", "max_video_frames"):
+            if getattr(self, name) is not None:
+                parameters[name] = getattr(self, name)
+        parameters.update(self.extra_parameters)
+        expected = parameters.get("dimension", self.dimension or spec.default_dimension)
+        return ClientConfig(
+            spec=spec,
+            transport=TransportSettings(
+                base_url=self.base_url or REGIONS[region],
+                api_key=self.api_key,
+                workspace=self.workspace,
+                timeout=self.timeout,
+                max_retries=self.max_retries,
+            ),
+            dimension=expected if isinstance(expected, int) else None,
+            parameters=parameters,
+            role_parameters={
+                "query": self._role_parameters(spec, "query"),
+                "document": self._role_parameters(spec, "document"),
+            },
+            batch_size=self.batch_size,
+            max_concurrency=self.max_concurrency,
+            show_progress=self.show_progress,
+        )
+
+    def _role_parameters(self, spec: ModelSpec, role: Role) -> dict[str, Any]:
+        parameters: dict[str, Any] = {}
+        instruct = self.query_instruct if role == "query" else self.document_instruct
+        if instruct is not None:
+            parameters["instruct"] = instruct
+        if spec.is_text and spec.takes("text_type"):
+            parameters["text_type"] = "query" if role == "query" else (self.text_type or "document")
+        return parameters
+
+    def _check_parameters(self, spec: ModelSpec) -> None:
+        if self.dimension is not None and spec.known and self.dimension not in spec.dimensions:
+            allowed = ", ".join(map(str, spec.dimensions))
+            hint = f"; {spec.dimension_hint}" if spec.dimension_hint else ""
+            fixed = "fixed at" if not spec.dimension_configurable else "one of"
+            raise InputError(
+                f"dimension={self.dimension} is not available for {spec.name}: "
+                f"{fixed} {allowed}{hint}"
+            )
+        if (self.query_instruct or self.document_instruct) and not spec.takes("instruct"):
+            raise InputError(
+                f"{spec.name} does not take `instruct` (query_instruct/document_instruct); "
+                "models that do: qwen3-vl-embedding, text-embedding-v4"
+            )
+        if self.text_type is not None and not spec.is_text:
+            raise InputError(f"text_type applies to text-embedding models, not {spec.name}")
+        if self.output_type not in spec.output_types:
+            raise InputError(
+                f"output_type={self.output_type!r} is not available for {spec.name} "
+                f"(takes {', '.join(spec.output_types)})"
+            )
+        for name, (low, high) in PARAMETER_RANGES.items():
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if not spec.takes(name):
+                raise InputError(f"{spec.name} does not take `{name}`")
+            if not low <= value <= high:
+                raise InputError(f"{name}={value} is out of range [{low:g}, {high:g}]")
