@@ -1,0 +1,48 @@
+"""Shared fixtures: one emulator per test session, a clean slate per test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dashscope_embeddings.emulator import Emulator
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+DATA = EXAMPLES / "data"
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A developer's own DashScope settings must never reach a test."""
+    for name in list(os.environ):
+        if name.startswith("DASHSCOPE_"):
+            monkeypatch.delenv(name)
+
+
+@pytest.fixture(scope="session")
+def emulator_session() -> Iterator[Emulator]:
+    with Emulator() as emulator:
+        yield emulator
+
+
+@pytest.fixture
+def emu(emulator_session: Emulator) -> Iterator[Emulator]:
+    """The session emulator with no stats, records or pending faults."""
+    emulator_session.reset_stats()
+    yield emulator_session
+    emulator_session.reset_stats()
+
+
+@pytest.fixture
+def emulator_options(emu: Emulator) -> dict[str, Any]:
+    """Options that point either adapter at the emulator."""
+    return {"base_url": emu.base_url, "api_key": "test-key"}
+
+
+@pytest.fixture
+def data_dir() -> Path:
+    return DATA
