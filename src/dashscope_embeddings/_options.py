@@ -137,7 +137,7 @@ class DashScopeOptions(BaseModel):
             self._configure()
 
     @property
-    def client(self) -> DashScopeClient:
+    def core_client(self) -> DashScopeClient:
         """The core client these options configure."""
         if self._client is None:
             self._configure()
