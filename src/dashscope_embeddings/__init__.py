@@ -19,7 +19,7 @@ from ._errors import (
     RateLimitError,
     ServerError,
 )
-from ._options import DashScopeOptions
+from ._options import DashScopeOptions, create_client
 from ._version import __version__
 
 __all__ = [
@@ -43,4 +43,5 @@ __all__ = [
     "ServerError",
     "UnknownModelWarning",
     "__version__",
+    "create_client",
 ]

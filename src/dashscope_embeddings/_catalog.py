@@ -242,6 +242,8 @@ _MODELS = (
 
 CATALOG: Mapping[str, ModelSpec] = MappingProxyType({m.name: m for m in _MODELS})
 
+DEFAULT_MODEL = "qwen3-vl-embedding"
+
 # Batch size used when neither the catalog nor the caller gives a limit.
 DEFAULT_BATCH_SIZE = 20
 UNKNOWN_MODEL_BATCH_SIZE = 10

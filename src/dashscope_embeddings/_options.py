@@ -16,12 +16,12 @@ from typing import Any, Literal
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 
-from ._catalog import PARAMETER_RANGES, REGIONS, ModelSpec, lookup, resolve_region
+from ._catalog import DEFAULT_MODEL, PARAMETER_RANGES, REGIONS, ModelSpec, lookup, resolve_region
 from ._client import ClientConfig, DashScopeClient, Role
 from ._errors import InputError
 from ._transport import TransportSettings
 
-__all__ = ["DashScopeOptions"]
+__all__ = ["DashScopeOptions", "create_client"]
 
 
 def _env(*names: str, default: str | None = None) -> Callable[[], str | None]:
@@ -238,3 +238,19 @@ class DashScopeOptions(BaseModel):
                 raise InputError(f"{spec.name} does not take `{name}`")
             if not low <= value <= high:
                 raise InputError(f"{name}={value} is out of range [{low:g}, {high:g}]")
+
+
+class _ClientOptions(DashScopeOptions):
+    model: str = DEFAULT_MODEL
+
+    def _model_id(self) -> str:
+        return self.model
+
+
+def create_client(model: str = DEFAULT_MODEL, **options: Any) -> DashScopeClient:
+    """A core client without a framework, taking the adapters' options.
+
+    >>> client = create_client("text-embedding-v4", dimension=512)  # doctest: +SKIP
+    >>> client.embed(client.text_items(["hello"]), role="query").embeddings  # doctest: +SKIP
+    """
+    return _ClientOptions(model=model, **options).core_client
