@@ -1,0 +1,222 @@
+"""Bad input gets a clear InputError naming the input and the limit, before any request."""
+
+from __future__ import annotations
+
+import base64
+import io
+from pathlib import Path
+from typing import Any
+
+import pytest
+from PIL import Image as PILImage
+
+from dashscope_embeddings import InputError, create_client
+from dashscope_embeddings._catalog import MB
+from dashscope_embeddings._inputs import detect_image_format
+from dashscope_embeddings.emulator import Emulator
+
+
+def _png(colour: tuple[int, int, int] = (200, 10, 10)) -> bytes:
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (8, 8), colour).save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+@pytest.fixture
+def client_for(emulator_options: dict[str, Any]) -> Any:
+    def make(model: str = "qwen3-vl-embedding", **options: Any) -> Any:
+        return create_client(model, **emulator_options, **options)
+
+    return make
+
+
+def _refused(emu: Emulator, call: Any, *patterns: str) -> InputError:
+    with pytest.raises(InputError) as info:
+        call()
+    for pattern in patterns:
+        assert pattern in str(info.value), (pattern, str(info.value))
+    assert emu.stats.requests == 0, "an InputError must be raised before any request"
+    return info.value
+
+
+def test_wrong_dimension_lists_allowed_values(emu: Emulator, client_for: Any) -> None:
+    error = _refused(emu, lambda: client_for(dimension=1000), "dimension=1000", "2560, 2048")
+    assert isinstance(error, ValueError)
+
+
+def test_fixed_dimension_model_names_the_dated_snapshot(emu: Emulator, client_for: Any) -> None:
+    _refused(
+        emu,
+        lambda: client_for("tongyi-embedding-vision-plus", dimension=512),
+        "fixed at 1152",
+        "tongyi-embedding-vision-plus-2026-03-06",
+    )
+
+
+def test_too_many_images_in_one_fused_item(emu: Emulator, client_for: Any) -> None:
+    client = client_for()
+    item = {"text": "shoe", "images": ["https://example.com/a.png"] * 6}
+    error = _refused(
+        emu,
+        lambda: client.vectors(client.fused_items, [{"text": "ok"}, item], "document"),
+        "input 1",
+        "6 images",
+        "allows 5",
+    )
+    assert error.input_indices == (1,)
+
+
+def test_image_file_over_the_size_limit(emu: Emulator, client_for: Any, tmp_path: Path) -> None:
+    big = tmp_path / "big.png"
+    big.write_bytes(_png() + b"\0" * (5 * MB))
+    client = client_for()
+    _refused(
+        emu,
+        lambda: client.vectors(client.image_items, [_png(), big], "document"),
+        "input 1",
+        "5 MB image limit of qwen3-vl-embedding",
+    )
+
+
+def test_unreadable_and_non_image_files(emu: Emulator, client_for: Any, tmp_path: Path) -> None:
+    client = client_for()
+    notes = tmp_path / "notes.png"
+    notes.write_text("just text, whatever the name says")
+    _refused(emu, lambda: client.vectors(client.image_items, [notes], "document"), "not an image")
+    _refused(
+        emu,
+        lambda: client.vectors(client.image_items, [tmp_path / "missing.png"], "document"),
+        "input 0",
+        "cannot read image file",
+    )
+
+
+@pytest.mark.parametrize("value", [42, 3.5, {"image": "x"}, None])
+def test_unsupported_image_types(emu: Emulator, client_for: Any, value: object) -> None:
+    client = client_for()
+    _refused(emu, lambda: client.vectors(client.image_items, [value], "document"), "unsupported")
+
+
+def test_local_video_is_refused_with_the_reason(
+    emu: Emulator, client_for: Any, tmp_path: Path
+) -> None:
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(b"\0\0\0\x18ftypmp42")
+    client = client_for()
+    _refused(
+        emu,
+        lambda: client.vectors(client.video_items, [str(video)], "document"),
+        "input 0",
+        "URL",
+    )
+
+
+def test_empty_text(emu: Emulator, client_for: Any) -> None:
+    client = client_for("text-embedding-v4")
+    _refused(
+        emu, lambda: client.vectors(client.text_items, ["fine", ""], "document"), "input 1", "empty"
+    )
+
+
+def test_instruct_on_a_model_that_does_not_take_it(emu: Emulator, client_for: Any) -> None:
+    _refused(
+        emu,
+        lambda: client_for("multimodal-embedding-v1", query_instruct="Find images"),
+        "multimodal-embedding-v1 does not take `instruct`",
+    )
+
+
+def test_res_level_on_qwen3(emu: Emulator, client_for: Any) -> None:
+    _refused(emu, lambda: client_for(res_level=2), "qwen3-vl-embedding does not take `res_level`")
+
+
+def test_out_of_range_option(emu: Emulator, client_for: Any) -> None:
+    _refused(
+        emu,
+        lambda: client_for("tongyi-embedding-vision-plus-2026-03-06", max_video_frames=65),
+        "max_video_frames=65",
+    )
+
+
+def test_fusion_on_a_model_without_fusion(emu: Emulator, client_for: Any) -> None:
+    client = client_for("multimodal-embedding-v1")
+    _refused(
+        emu,
+        lambda: client.vectors(
+            client.fused_items, [{"text": "a", "image": "https://e.com/a.png"}], "document"
+        ),
+        "cannot fuse",
+    )
+
+
+def test_gif_refused_where_the_model_does_not_take_it(emu: Emulator, client_for: Any) -> None:
+    gif = io.BytesIO()
+    PILImage.new("RGB", (4, 4)).save(gif, format="GIF")
+    client = client_for()
+    _refused(
+        emu, lambda: client.vectors(client.image_items, [gif.getvalue()], "document"), "GIF"
+    )
+
+
+def test_invalid_data_uri(emu: Emulator, client_for: Any) -> None:
+    client = client_for()
+    _refused(
+        emu,
+        lambda: client.vectors(client.image_items, ["data:image/png;base64,@@@"], "document"),
+        "base64",
+    )
+
+
+def test_plain_http_to_a_remote_host_refused_with_a_key() -> None:
+    with pytest.raises(InputError, match="plain http"):
+        create_client(api_key="k", base_url="http://dashscope.example.com/api/v1")
+
+
+def test_every_local_image_form_becomes_a_data_uri(tmp_path: Path, client_for: Any) -> None:
+    png = _png()
+    path = tmp_path / "photo.jpg"  # misleading name: the bytes decide the format
+    path.write_bytes(png)
+    client = client_for()
+    forms: list[object] = [
+        path,
+        str(path),
+        png,
+        bytearray(png),
+        io.BytesIO(png),
+        PILImage.open(io.BytesIO(png)),
+        "data:image/png;base64," + base64.b64encode(png).decode(),
+    ]
+    for item in client.image_items(forms):
+        (image,) = item.images
+        assert image.value.startswith("data:image/png;base64,")
+    url = "https://example.com/cat.jpg"
+    assert client.image_items([url])[0].images[0].value == url
+
+
+def test_a_text_that_names_a_file_is_sent_as_text(
+    emu: Emulator, client_for: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "hello.txt").write_text("secret file content")
+    monkeypatch.chdir(tmp_path)
+    client = client_for()
+    client.vectors(client.text_items, ["hello.txt"], "document")
+    (request,) = emu.requests
+    assert request.body["input"]["contents"] == [{"text": "hello.txt"}]
+
+
+@pytest.mark.parametrize(
+    ("data", "fmt"),
+    [
+        (b"\x89PNG\r\n\x1a\n....", "png"),
+        (b"\xff\xd8\xff\xe0....", "jpeg"),
+        (b"RIFF\0\0\0\0WEBPVP8 ", "webp"),
+        (b"GIF89a....", "gif"),
+        (b"BM......", "bmp"),
+        (b"II*\x00....", "tiff"),
+        (b"MM\x00*....", "tiff"),
+        (b"%PDF-1.7", None),
+        (b"", None),
+    ],
+)
+def test_format_detection_from_bytes(data: bytes, fmt: str | None) -> None:
+    assert detect_image_format(data) == fmt

@@ -1,0 +1,180 @@
+"""Response parsing: vectors placed by index, never by position; anything off is an error."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dashscope_embeddings import (
+    CATALOG,
+    APIStatusError,
+    AuthenticationError,
+    BadRequestError,
+    ProtocolError,
+    RateLimitError,
+    ServerError,
+    create_client,
+)
+from dashscope_embeddings._inputs import Image, Item
+from dashscope_embeddings._planner import PlannedRequest, plan_requests
+from dashscope_embeddings._responses import error_from_response, parse_response
+
+_img = Image("https://example.com/a.png")
+
+
+def _fake_answer(request: PlannedRequest, dim: int, order: str = "reversed") -> bytes:
+    """What a faithful service might answer: vector[0] carries the input's tag."""
+    key = "texts" if "texts" in request.body["input"] else "contents"
+    elements = request.body["input"][key]
+    results = []
+    for slot in request.slots:
+        source = elements[slot.index] if key == "texts" else request.body["input"][key]
+        text = source if isinstance(source, str) else _first_text(source, slot.index)
+        vector = [float(text.removeprefix("t"))] + [0.0] * (dim - 1)
+        kind = next(iter(sorted(slot.types))) if slot.types else None
+        entry: dict[str, Any] = {
+            ("text_index" if key == "texts" else "index"): slot.index,
+            "embedding": vector,
+        }
+        if kind:
+            entry["type"] = kind
+        results.append(entry)
+    if order == "reversed":
+        results.reverse()
+    return orjson.dumps({"output": {"embeddings": results}, "usage": {"total_tokens": 1}})
+
+
+def _first_text(contents: list[dict[str, Any]], index: int) -> str:
+    if "text" in contents[index]:
+        return str(contents[index]["text"])
+    return next(c["text"] for c in contents if "text" in c)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    model=st.sampled_from(["qwen3-vl-embedding", "tongyi-embedding-vision-plus-2026-03-06"]),
+    kinds=st.lists(st.sampled_from(["text", "fused"]), max_size=50),
+    batch_size=st.one_of(st.none(), st.integers(1, 25)),
+)
+def test_order_is_restored_whatever_the_answer_order(
+    model: str, kinds: list[str], batch_size: int | None
+) -> None:
+    spec = CATALOG[model]
+    dim = spec.dimensions[0]
+    items = [
+        Item(text=f"t{i}") if kind == "text" else Item(text=f"t{i}", images=(_img,))
+        for i, kind in enumerate(kinds)
+    ]
+    client = create_client(model, api_key="k", batch_size=batch_size)
+    requests = client.plan(items, "document")
+    parsed = [parse_response(r, _fake_answer(r, dim), dim) for r in requests]
+    result = client._assemble(len(items), parsed)
+    assert [v[0] for v in result.embeddings] == [float(i) for i in range(len(items))]
+    assert all(type(x) is float for v in result.embeddings for x in v)
+
+
+def _request(n: int = 3) -> PlannedRequest:
+    (request,) = plan_requests([Item(text=f"t{i}") for i in range(n)], CATALOG["qwen3-vl-embedding"], {})
+    return request
+
+
+def _body(results: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps({"output": {"embeddings": results}, "request_id": "rid-1"})
+
+
+def _vec(i: int, dim: int = 4, kind: str = "text") -> dict[str, Any]:
+    return {"index": i, "embedding": [0.5] * dim, "type": kind}
+
+
+@pytest.mark.parametrize(
+    ("results", "why"),
+    [
+        ([_vec(0), _vec(1)], "no result for index"),
+        ([_vec(0), _vec(1), _vec(2), _vec(3)], "matches no input"),
+        ([_vec(0), _vec(1), _vec(1)], "two results"),
+        ([_vec(0), _vec(1), _vec(2, dim=5)], "5 dimensions, expected 4"),
+        ([_vec(0), _vec(1), _vec(2, kind="fusion")], "type 'fusion'"),
+        ([_vec(0), _vec(1), {"index": 2, "embedding": []}], "no embedding"),
+        ([_vec(0), _vec(1), {"index": 2, "embedding": ["x"] * 4}], "non-number"),
+        ([_vec(0), _vec(1), {"index": "2", "embedding": [1.0] * 4}], "matches no input"),
+    ],
+)
+def test_anything_missing_or_extra_is_a_protocol_error(results: list[dict[str, Any]], why: str) -> None:
+    with pytest.raises(ProtocolError, match=why) as info:
+        parse_response(_request(), _body(results), 4)
+    assert info.value.input_indices == (0, 1, 2)
+    assert info.value.request_id == "rid-1"
+
+
+@pytest.mark.parametrize("content", [b"not json", b"[]", b'{"output": {}}', b'{"output": 3}'])
+def test_malformed_bodies_are_protocol_errors(content: bytes) -> None:
+    with pytest.raises(ProtocolError):
+        parse_response(_request(), content, 4)
+
+
+def test_vectors_are_matched_by_index_not_position() -> None:
+    results = [
+        {"index": 2, "embedding": [2.0, 0.0], "type": "vl"},
+        {"index": 0, "embedding": [0.0, 0.0], "type": "text"},
+        {"index": 1, "embedding": [1.0, 0.0], "type": "vl"},
+    ]
+    parsed = parse_response(_request(), _body(results), None)
+    assert {pos: v[0] for pos, v in parsed.vectors.items()} == {0: 0.0, 1: 1.0, 2: 2.0}
+
+
+def test_sparse_vectors_are_parsed() -> None:
+    (request,) = plan_requests([Item(text="a")], CATALOG["text-embedding-v4"], {})
+    body = orjson.dumps(
+        {
+            "output": {
+                "embeddings": [
+                    {
+                        "text_index": 0,
+                        "embedding": [0.1, 0.2],
+                        "sparse_embedding": [{"index": 7, "value": 0.5, "token": "a"}],
+                    }
+                ]
+            },
+            "usage": {"total_tokens": 3, "note": "ignored"},
+        }
+    )
+    parsed = parse_response(request, body, 2)
+    assert parsed.sparse == {0: {7: 0.5}}
+    assert parsed.usage == {"total_tokens": 3}
+
+
+@pytest.mark.parametrize(
+    ("status", "cls"),
+    [
+        (400, BadRequestError),
+        (401, AuthenticationError),
+        (403, AuthenticationError),
+        (404, APIStatusError),
+        (429, RateLimitError),
+        (500, ServerError),
+        (503, ServerError),
+    ],
+)
+def test_status_errors_are_typed_and_carry_the_service_fields(
+    status: int, cls: type[APIStatusError]
+) -> None:
+    body = orjson.dumps({"code": "Some.Code", "message": "what went wrong", "request_id": "r-9"})
+    error = error_from_response(status, body, {})
+    assert type(error) is cls
+    assert (error.status_code, error.code, error.message, error.request_id) == (
+        status,
+        "Some.Code",
+        "what went wrong",
+        "r-9",
+    )
+
+
+def test_non_json_error_body_still_gives_a_message() -> None:
+    error = error_from_response(502, b"<html>bad gateway</html>", {"x-request-id": "h-1"})
+    assert isinstance(error, ServerError)
+    assert "bad gateway" in error.message
+    assert error.request_id == "h-1"
