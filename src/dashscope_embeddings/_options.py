@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from typing_extensions import Self
 
 from ._catalog import DEFAULT_MODEL, PARAMETER_RANGES, REGIONS, ModelSpec, lookup, resolve_region
 from ._client import ClientConfig, DashScopeClient, Role
@@ -143,6 +144,13 @@ class DashScopeOptions(BaseModel):
             self._configure()
         assert self._client is not None
         return self._client
+
+    def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        # pydantic writes `update` straight into __dict__ (no __setattr__) and
+        # shares private attrs: without this the copy would keep the old client.
+        copied._configure()
+        return copied
 
     def __getstate__(self) -> dict[Any, Any]:
         # Live sockets and locks do not pickle; the client is rebuilt on first use.

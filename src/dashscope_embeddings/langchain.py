@@ -1,0 +1,145 @@
+"""LangChain adapter: ``DashScopeEmbeddings`` for text, images, video and fused items.
+
+A drop-in for ``langchain_community.embeddings.DashScopeEmbeddings`` (same
+``model``, ``dashscope_api_key`` and ``max_retries`` fields) that also embeds
+images, videos and fused text+image items in the same vector space. Every
+method is a translation onto the shared core client, which batches per model,
+runs requests concurrently, retries only the failed batch and raises typed
+errors naming the inputs concerned.
+
+>>> from dashscope_embeddings.langchain import DashScopeEmbeddings
+>>> emb = DashScopeEmbeddings(model="text-embedding-v4", dimension=512)  # doctest: +SKIP
+>>> emb.embed_query("what is DashScope?")[:3]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Any, TypedDict, Union
+
+from langchain_core.embeddings import Embeddings
+from pydantic import Field, model_validator
+
+from ._catalog import DEFAULT_MODEL
+from ._options import DashScopeOptions
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+__all__ = ["DashScopeEmbeddings", "ImageInput", "MultimodalItem"]
+
+ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
+"""An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
+a binary file object or a PIL image."""
+
+
+class MultimodalItem(TypedDict, total=False):
+    """One input of ``embed_multimodal``: whatever it holds becomes one fused vector."""
+
+    text: str
+    image: ImageInput
+    images: Sequence[ImageInput]
+    video: str
+    """An http(s) URL: the service fetches videos itself."""
+
+
+class DashScopeEmbeddings(DashScopeOptions, Embeddings):
+    """DashScope embeddings for LangChain: text, images, video and fused content.
+
+    Texts go through ``embed_documents`` / ``embed_query`` (roles ``document``
+    and ``query``: ``document_instruct`` / ``query_instruct`` and, on
+    text-embedding models, ``text_type`` follow them). Images, videos and
+    multimodal items are embedded as documents, in the same space as texts,
+    so a text query finds an image.
+
+    Options are checked against the model when the object is made: a wrong
+    ``dimension`` raises ``InputError`` here, not at the first request.
+    """
+
+    model: str = Field(
+        default=DEFAULT_MODEL,
+        alias="model_name",
+        description="Any model of the catalog; unknown names pass through with a warning.",
+    )
+
+    def __init__(self, **data: Any) -> None:
+        super().__init__(**data)
+        self._configure()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _tolerate_client(cls, data: Any) -> Any:
+        # langchain_community's class has a `client` field callers sometimes
+        # set; refusing it would break the one-import-change migration.
+        if isinstance(data, Mapping) and "client" in data:
+            warnings.warn(
+                "DashScopeEmbeddings ignores client=: it manages its own HTTP clients "
+                "(pass http_client= / http_async_client= to supply httpx clients)",
+                UserWarning,
+                stacklevel=4,
+            )
+            data = {k: v for k, v in data.items() if k != "client"}
+        return data
+
+    def _model_id(self) -> str:
+        return self.model
+
+    # -- text: the LangChain Embeddings interface -------------------------------
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """One vector per text, embedded as documents."""
+        return self.core_client.vectors(self.core_client.text_items, texts, "document")
+
+    def embed_query(self, text: str) -> list[float]:
+        """The vector of a search query."""
+        return self.core_client.vectors(self.core_client.text_items, [text], "query")[0]
+
+    async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
+        return await self.core_client.avectors(self.core_client.text_items, texts, "document")
+
+    async def aembed_query(self, text: str) -> list[float]:
+        return (await self.core_client.avectors(self.core_client.text_items, [text], "query"))[0]
+
+    # -- images ------------------------------------------------------------------
+
+    def embed_image(self, uris: list[str]) -> list[list[float]]:
+        """One vector per image URL, ``data:`` URI or local path.
+
+        The signature vector stores call (``Chroma.add_images``,
+        ``similarity_search_by_image``, LanceDB, SingleStoreDB), by keyword ``uris``.
+        """
+        return self.core_client.vectors(self.core_client.image_items, uris, "document")
+
+    def embed_images(self, images: Sequence[ImageInput]) -> list[list[float]]:
+        """One vector per image, in any accepted form (see ``ImageInput``)."""
+        return self.core_client.vectors(self.core_client.image_items, images, "document")
+
+    async def aembed_image(self, uris: list[str]) -> list[list[float]]:
+        return await self.core_client.avectors(self.core_client.image_items, uris, "document")
+
+    async def aembed_images(self, images: Sequence[ImageInput]) -> list[list[float]]:
+        return await self.core_client.avectors(self.core_client.image_items, images, "document")
+
+    # -- video -------------------------------------------------------------------
+
+    def embed_video(self, uris: list[str]) -> list[list[float]]:
+        """One vector per video URL; the service fetches videos, so local files are refused."""
+        return self.core_client.vectors(self.core_client.video_items, uris, "document")
+
+    async def aembed_video(self, uris: list[str]) -> list[list[float]]:
+        return await self.core_client.avectors(self.core_client.video_items, uris, "document")
+
+    # -- fused -------------------------------------------------------------------
+
+    def embed_multimodal(self, items: Sequence[MultimodalItem]) -> list[list[float]]:
+        """One fused vector per item, in whichever fusion form the model speaks.
+
+        Models without fusion (``multimodal-embedding-v1``, ``tongyi-embedding-vision-plus``
+        and ``-flash``, text models) raise ``InputError`` before any request.
+        """
+        return self.core_client.vectors(self.core_client.fused_items, items, "document")
+
+    async def aembed_multimodal(self, items: Sequence[MultimodalItem]) -> list[list[float]]:
+        return await self.core_client.avectors(self.core_client.fused_items, items, "document")
