@@ -1,0 +1,28 @@
+"""A local DashScope embedding service: the real API's shape, limits and failure modes.
+
+Run it in-process for tests::
+
+    from dashscope_embeddings.emulator import Emulator
+
+    with Emulator(latency=0.05) as emu:
+        ...  # point any DashScope client at emu.base_url
+        emu.inject(status=503, times=2)  # the next two requests fail
+        assert emu.stats.requests == ...
+
+or as a process: ``dashscope-emulator --port 8765`` (``python -m
+dashscope_embeddings.emulator``). It validates requests against the
+package's model catalog, answers deterministic stand-in vectors (colour
+words and image colours share dimensions, so small demos behave sensibly),
+shapes ``usage`` per model family, returns results out of input order, and
+injects latency, throttling, errors, resets and slow answers on demand. It
+never reaches the network: image and video URLs are embedded from their
+words, not fetched. Needs the ``emulator`` extra (h11, Pillow).
+"""
+
+from ._config import EmulatorConfig
+from ._emulator import Emulator
+from ._faults import Fault
+from ._state import RecordedRequest, Stats
+from ._vectors import PALETTE
+
+__all__ = ["PALETTE", "Emulator", "EmulatorConfig", "Fault", "RecordedRequest", "Stats"]

@@ -1,0 +1,339 @@
+"""Request validation: a parsed JSON body to a checked request, or a ``Refusal``.
+
+Every limit comes from the package's model catalog, so the emulator refuses
+exactly what the client is built to avoid; a client that sends something the
+catalog forbids gets the 400 the real service would give.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .._catalog import CATALOG, MB, PARAMETER_RANGES, Endpoint, Fusion, ModelSpec
+from .._inputs import detect_image_format
+from ._replies import Refusal
+
+__all__ = [
+    "Content",
+    "InlineImage",
+    "MultimodalRequest",
+    "TextRequest",
+    "estimate_tokens",
+    "parse_multimodal",
+    "parse_text",
+]
+
+_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+_DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
+_CONTENT_KEYS = ("text", "image", "video", "multi_images")
+_TEXT_TYPES = ("query", "document")
+# Options the emulator knows; anything else in ``parameters`` is ignored, as
+# the service ignores names it does not know (which is how misplaced options
+# such as ``parameters.kwargs.text_type`` go silently unused in real life).
+_OPTIONAL = ("instruct", "res_level", "fps", "max_video_frames", "text_type", "enable_fusion")
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    value: str
+    """The URL or data URI as sent."""
+    data: bytes | None
+    """Decoded bytes of a data URI; ``None`` for a URL (never fetched)."""
+
+
+@dataclass(frozen=True)
+class Content:
+    """One element of ``input.contents``."""
+
+    text: str | None = None
+    images: tuple[InlineImage, ...] = ()
+    video: str | None = None
+    multi: bool = False
+    """Came as ``multi_images`` (one vector for several images)."""
+
+    @property
+    def kind(self) -> str:
+        if self.multi:
+            return "multi_images"
+        present = [
+            name
+            for name, there in (
+                ("text", self.text is not None),
+                ("image", bool(self.images)),
+                ("video", self.video is not None),
+            )
+            if there
+        ]
+        return present[0] if len(present) == 1 else "fused"
+
+
+@dataclass(frozen=True)
+class MultimodalRequest:
+    spec: ModelSpec
+    contents: tuple[Content, ...]
+    dimension: int
+    parameters: Mapping[str, Any]
+    fuse_all: bool
+    """One ``fusion`` vector for the whole request (qwen3 ``enable_fusion``, qwen2.5-vl)."""
+
+
+@dataclass(frozen=True)
+class TextRequest:
+    spec: ModelSpec
+    texts: tuple[str, ...]
+    dimension: int
+    output_type: str
+    parameters: Mapping[str, Any]
+
+
+def estimate_tokens(text: str) -> int:
+    """About four UTF-8 bytes per token: close enough to exercise the documented limits."""
+    return math.ceil(len(text.encode("utf-8")) / 4)
+
+
+def _mb(n: int) -> str:
+    return f"{n / MB:g} MB"
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _model(body: Mapping[str, Any], endpoint: Endpoint) -> ModelSpec:
+    name = body.get("model")
+    if not isinstance(name, str) or not name:
+        raise Refusal("Required parameter 'model' is missing or not a string.")
+    spec = CATALOG.get(name)
+    if spec is None:
+        raise Refusal("Model not exist.")
+    if spec.endpoint is not endpoint:
+        kind = "a text embedding" if spec.is_text else "a multimodal embedding"
+        raise Refusal(
+            f"Model {name} is {kind} model and is not served by this endpoint; "
+            f"use POST {{base}}{spec.endpoint.path}."
+        )
+    return spec
+
+
+def _parameters(body: Mapping[str, Any], spec: ModelSpec) -> dict[str, Any]:
+    raw = body.get("parameters")
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise Refusal("'parameters' must be a JSON object.")
+    # A null option means "not set" for lenient clients.
+    params = {k: v for k, v in raw.items() if v is not None}
+    for name in _OPTIONAL:
+        if name in params and not spec.takes(name):
+            hint = ""
+            if name == "enable_fusion" and spec.fusion is Fusion.SAME_OBJECT:
+                hint = " It fuses text, image and video placed in the same content object."
+            elif name == "enable_fusion" and spec.fusion is Fusion.ONLY:
+                hint = " It always fuses the whole request."
+            raise Refusal(f"Parameter '{name}' is not supported by model {spec.name}.{hint}")
+    for name, (low, high) in PARAMETER_RANGES.items():
+        if name not in params:
+            continue
+        value = params[name]
+        integral = isinstance(low, int) and isinstance(high, int)
+        if not (_is_int(value) if integral else _is_number(value)) or not low <= value <= high:
+            kind = "an integer" if integral else "a number"
+            raise Refusal(
+                f"Parameter '{name}' must be {kind} in [{low}, {high}] for model {spec.name}, "
+                f"got {value!r}."
+            )
+    if "enable_fusion" in params and not isinstance(params["enable_fusion"], bool):
+        raise Refusal("Parameter 'enable_fusion' must be a boolean.")
+    if "instruct" in params and not isinstance(params["instruct"], str):
+        raise Refusal("Parameter 'instruct' must be a string.")
+    if "text_type" in params and params["text_type"] not in _TEXT_TYPES:
+        raise Refusal(
+            f"Parameter 'text_type' must be 'query' or 'document', got {params['text_type']!r}."
+        )
+    if "output_type" in params and params["output_type"] not in spec.output_types:
+        raise Refusal(
+            f"Parameter 'output_type' {params['output_type']!r} is not supported by model "
+            f"{spec.name}; supported: {', '.join(spec.output_types)}."
+        )
+    return params
+
+
+def _dimension(params: Mapping[str, Any], spec: ModelSpec) -> int:
+    default = spec.dimensions[0]
+    if "dimension" not in params:
+        return default
+    value = params["dimension"]
+    if not _is_int(value) or value not in spec.dimensions:
+        if not spec.dimension_configurable:
+            hint = f"; {spec.dimension_hint}" if spec.dimension_hint else ""
+            raise Refusal(
+                f"Parameter 'dimension' {value!r} is not supported by model {spec.name}: its "
+                f"dimension is fixed at {default}{hint}."
+            )
+        raise Refusal(
+            f"Parameter 'dimension' {value!r} is not supported by model {spec.name}; "
+            f"supported: {', '.join(map(str, spec.dimensions))}."
+        )
+    return int(value)
+
+
+def _check_text(value: object, where: str, spec: ModelSpec) -> str:
+    if not isinstance(value, str):
+        raise Refusal(f"{where}: text must be a string.")
+    if not value:
+        raise Refusal(f"{where}: text must not be empty.")
+    limit = spec.max_text_tokens
+    if limit is not None and not spec.truncates_long_text:
+        tokens = estimate_tokens(value)
+        if tokens > limit:
+            raise Refusal(
+                f"{where}: text is about {tokens} tokens, over the {limit} token limit "
+                f"of model {spec.name}."
+            )
+    return value
+
+
+def _check_image(value: object, where: str, spec: ModelSpec) -> InlineImage:
+    if not isinstance(value, str):
+        raise Refusal(f"{where}: image must be a string (URL or data URI).")
+    if _URL.match(value):
+        return InlineImage(value, None)
+    match = _DATA_URI.match(value)
+    if match is None:
+        raise Refusal(
+            f"{where}: image must be a public http(s) URL or a "
+            "data:image/<format>;base64,<data> URI; local paths and oss:// URLs are not "
+            "accepted."
+        )
+    try:
+        data = base64.b64decode(match.group(2), validate=True)
+    except (binascii.Error, ValueError):
+        raise Refusal(f"{where}: the image data URI is not valid base64.") from None
+    fmt = detect_image_format(data)
+    if fmt is None:
+        raise Refusal(f"{where}: the image data is not a recognised image format.")
+    if spec.image_formats is not None and fmt not in spec.image_formats:
+        raise Refusal(
+            f"{where}: image format {fmt} is not supported by model {spec.name}; supported: "
+            f"{', '.join(sorted(spec.image_formats))}."
+        )
+    if spec.max_image_bytes is not None and len(data) > spec.max_image_bytes:
+        raise Refusal(
+            f"{where}: the image is {len(data)} bytes, over the {_mb(spec.max_image_bytes)} "
+            f"({spec.max_image_bytes} bytes) image limit of model {spec.name}."
+        )
+    return InlineImage(value, data)
+
+
+def _check_video(value: object, where: str) -> str:
+    if not isinstance(value, str) or not _URL.match(value):
+        raise Refusal(f"{where}: video must be a public http(s) URL.")
+    return value
+
+
+def _content(raw: object, where: str, spec: ModelSpec) -> Content:
+    if isinstance(raw, str):  # the documented shorthand for {"text": ...}
+        return Content(text=_check_text(raw, where, spec))
+    if not isinstance(raw, dict):
+        raise Refusal(f"{where}: a content element must be an object or a string.")
+    unknown = sorted(set(raw) - set(_CONTENT_KEYS))
+    if unknown:
+        raise Refusal(
+            f"{where}: unknown key(s) {', '.join(unknown)}; allowed: {', '.join(_CONTENT_KEYS)}."
+        )
+    if not raw:
+        raise Refusal(f"{where}: empty content object.")
+    if "multi_images" in raw:
+        return _multi_images(raw, where, spec)
+    content = Content(
+        text=_check_text(raw["text"], where, spec) if "text" in raw else None,
+        images=(_check_image(raw["image"], where, spec),) if "image" in raw else (),
+        video=_check_video(raw["video"], where) if "video" in raw else None,
+    )
+    if content.kind == "fused" and spec.fusion is not Fusion.SAME_OBJECT:
+        how = {
+            Fusion.FLAG: "send them as separate elements with parameters.enable_fusion=true",
+            Fusion.ONLY: "send them as separate elements; the model fuses the whole request",
+        }.get(spec.fusion, "this model has independent embeddings only")
+        raise Refusal(
+            f"{where}: model {spec.name} does not fuse several modalities placed in one "
+            f"content object ({how})."
+        )
+    return content
+
+
+def _multi_images(raw: Mapping[str, Any], where: str, spec: ModelSpec) -> Content:
+    if spec.max_multi_images == 0:
+        raise Refusal(f"{where}: multi_images is not supported by model {spec.name}.")
+    if len(raw) > 1:
+        raise Refusal(f"{where}: multi_images cannot share a content object with other keys.")
+    images = raw["multi_images"]
+    if not isinstance(images, list) or not images:
+        raise Refusal(f"{where}: multi_images must be a non-empty list of images.")
+    if len(images) > spec.max_multi_images:
+        raise Refusal(
+            f"{where}: multi_images holds {len(images)} images; model {spec.name} accepts at "
+            f"most {spec.max_multi_images} in one multi_images element."
+        )
+    checked = tuple(
+        _check_image(img, f"{where}.multi_images[{j}]", spec) for j, img in enumerate(images)
+    )
+    return Content(images=checked, multi=True)
+
+
+def _limit(count: int, limit: int | None, what: str, spec: ModelSpec) -> None:
+    if limit is not None and count > limit:
+        note = " (each image of a multi_images element counts)" if what == "images" else ""
+        raise Refusal(
+            f"Too many {what}: {count} in this request{note}; model {spec.name} accepts at "
+            f"most {limit} {what} per request."
+        )
+
+
+def _count_limits(contents: tuple[Content, ...], spec: ModelSpec) -> None:
+    _limit(sum(len(c.images) for c in contents), spec.max_images, "images", spec)
+    _limit(sum(c.video is not None for c in contents), spec.max_videos, "videos", spec)
+    _limit(sum(c.text is not None for c in contents), spec.max_texts, "texts", spec)
+
+
+def _input(body: Mapping[str, Any], key: str) -> list[Any]:
+    raw_input = body.get("input")
+    items = raw_input.get(key) if isinstance(raw_input, dict) else None
+    if not isinstance(items, list):
+        raise Refusal(f"Required parameter 'input.{key}' is missing or not a list.")
+    if not items:
+        raise Refusal(f"'input.{key}' must not be empty.")
+    return items
+
+
+def parse_multimodal(body: Mapping[str, Any]) -> MultimodalRequest:
+    spec = _model(body, Endpoint.MULTIMODAL)
+    params = _parameters(body, spec)
+    dimension = _dimension(params, spec)
+    raw = _input(body, "contents")
+    # Counted before any image is decoded: an oversized request is refused cheaply.
+    _limit(len(raw), spec.max_elements, "content elements", spec)
+    contents = tuple(_content(item, f"contents[{i}]", spec) for i, item in enumerate(raw))
+    _count_limits(contents, spec)
+    fuse_all = spec.fusion is Fusion.ONLY or bool(params.get("enable_fusion"))
+    return MultimodalRequest(spec, contents, dimension, params, fuse_all)
+
+
+def parse_text(body: Mapping[str, Any]) -> TextRequest:
+    spec = _model(body, Endpoint.TEXT)
+    params = _parameters(body, spec)
+    dimension = _dimension(params, spec)
+    raw = _input(body, "texts")
+    _limit(len(raw), spec.max_elements, "texts", spec)
+    texts = tuple(_check_text(t, f"texts[{i}]", spec) for i, t in enumerate(raw))
+    return TextRequest(spec, texts, dimension, str(params.get("output_type", "dense")), params)

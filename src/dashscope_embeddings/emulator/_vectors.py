@@ -1,0 +1,234 @@
+"""Deterministic stand-in vectors that still mean something.
+
+A real embedding cannot be computed offline, but demos and tests need
+vectors whose similarities make sense. So every vector has two parts:
+
+* a *palette* part: the first ``len(PALETTE)`` dimensions stand for colour
+  names. Colour words in a text, the colours of an image's pixels, and colour
+  words in an image or video URL all land on the same dimensions, so
+  "a red apple" is near a red picture and red pictures are near each other;
+* a *hashed* part: every other word goes to one dimension chosen by a stable
+  hash (with a hashed sign, so collisions cancel rather than pile up), so
+  lexically close texts are close.
+
+Hashes come from ``hashlib`` (never ``hash()``, which is salted per process),
+so a vector is the same in every process and on every machine.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import math
+import re
+import warnings
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
+from urllib.parse import unquote, urlsplit
+
+__all__ = [
+    "PALETTE",
+    "fuse",
+    "image_vector",
+    "sparse_vector",
+    "text_vector",
+    "tokens",
+    "url_vector",
+]
+
+Vector = list[float]
+
+PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
+    ("red", (220, 30, 30)),
+    ("orange", (245, 140, 20)),
+    ("yellow", (245, 225, 40)),
+    ("green", (40, 160, 60)),
+    ("cyan", (40, 200, 210)),
+    ("blue", (30, 70, 210)),
+    ("purple", (130, 50, 170)),
+    ("pink", (245, 150, 190)),
+    ("brown", (130, 80, 40)),
+    ("black", (15, 15, 15)),
+    ("white", (245, 245, 245)),
+    ("gray", (128, 128, 128)),
+)
+
+# Words (English, and single CJK characters since CJK text is split per
+# character) that name a palette colour.
+_COLOUR_WORDS: Mapping[str, int] = MappingProxyType(
+    {
+        **{name: i for i, (name, _) in enumerate(PALETTE)},
+        "grey": 11,
+        **dict(zip("红橙黄绿青蓝紫粉棕黑白灰", range(12), strict=True)),
+    }
+)
+
+# A colour word outweighs any single other word, so the colour dominates a
+# short caption the way it dominates a picture.
+_COLOUR_WEIGHT = 3.0
+# Share of an image or URL vector that identifies the exact input rather than
+# its colours/words: small, so "same colour" stays the strongest signal.
+_IDENTITY_NORM = 0.3
+_IDENTITY_BUCKETS = 16
+# Backgrounds are mostly white, black or grey; a picture's subject is in its
+# chromatic pixels, so those count for more (a red apple on white is "red").
+_ACHROMATIC = frozenset({"black", "white", "gray"})
+_ACHROMATIC_WEIGHT = 0.4
+_THUMBNAIL = 32
+# URL parts that say nothing about the content.
+_URL_NOISE = frozenset(
+    {
+        "http", "https", "www", "com", "cn", "net", "org", "file", "files", "image", "images",
+        "img", "video", "videos", "png", "jpg", "jpeg", "webp", "bmp", "tif", "tiff", "ico",
+        "gif", "mp4", "mov", "avi", "mkv", "webm", "flv", "mpg", "mpeg",
+    }
+)  # fmt: skip
+_TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W_]+")
+_SPARSE_VOCAB = 250_002
+
+
+def tokens(text: str) -> list[str]:
+    """Lower-cased word tokens; CJK characters one by one."""
+    return _TOKEN.findall(text.lower())
+
+
+def _digest(kind: str, value: str) -> int:
+    raw = hashlib.blake2b(value.encode("utf-8"), digest_size=16, person=kind.encode()).digest()
+    return int.from_bytes(raw, "big")
+
+
+def _bucket(kind: str, value: str, dimension: int) -> tuple[int, float]:
+    """A hashed dimension outside the palette, and a hashed sign."""
+    n = _digest(kind, value)
+    span = max(1, dimension - len(PALETTE))
+    sign = 1.0 if n >> 127 else -1.0
+    return len(PALETTE) + (n % span), sign
+
+
+def _normalised(vector: Vector) -> Vector:
+    norm = math.sqrt(math.fsum(x * x for x in vector))
+    if norm == 0.0:
+        return vector
+    return [x / norm for x in vector]
+
+
+def _words_into(vector: Vector, words: Iterable[str]) -> bool:
+    dimension = len(vector)
+    added = False
+    for word in words:
+        colour = _COLOUR_WORDS.get(word)
+        if colour is not None and colour < dimension:
+            vector[colour] += _COLOUR_WEIGHT
+        else:
+            bucket, sign = _bucket("emu-word", word, dimension)
+            vector[bucket] += sign
+        added = True
+    return added
+
+
+def _identity_into(vector: Vector, kind: str, key: str, norm: float) -> None:
+    """Spread ``norm`` over a few hashed dimensions that identify one exact input."""
+    weight = norm / math.sqrt(_IDENTITY_BUCKETS)
+    for i in range(_IDENTITY_BUCKETS):
+        bucket, sign = _bucket(kind, f"{i}:{key}", len(vector))
+        vector[bucket] += sign * weight
+
+
+def text_vector(text: str, dimension: int) -> Vector:
+    vector = [0.0] * dimension
+    if not _words_into(vector, tokens(text)):
+        # No word at all (punctuation, emoji): still a stable, distinct vector.
+        _identity_into(vector, "emu-text", text, 1.0)
+    return _normalised(vector)
+
+
+def url_vector(url: str, dimension: int, kind: str) -> Vector:
+    """An image or video URL, embedded from the words of its path; never fetched."""
+    parts = urlsplit(url)
+    words = [w for w in tokens(unquote(f"{parts.path} {parts.query}")) if w not in _URL_NOISE]
+    vector = [0.0] * dimension
+    _words_into(vector, words)
+    words_norm = math.sqrt(math.fsum(x * x for x in vector))
+    if words_norm:
+        vector = [x / words_norm for x in vector]
+    _identity_into(vector, f"emu-{kind}", url, _IDENTITY_NORM if words_norm else 1.0)
+    return _normalised(vector)
+
+
+def _look(data: bytes) -> tuple[list[float], str] | None:
+    """Share of pixels nearest each palette colour, and a digest of the pixels.
+
+    ``None`` if Pillow cannot read the bytes. The digest is of decoded pixels,
+    not of the file, so one picture re-encoded losslessly (a PNG of a PIL
+    image, say) keeps its vector, as it would with a real model.
+    """
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover - Pillow is part of the emulator extra
+        return None
+    try:
+        with warnings.catch_warnings():
+            # Decompression-bomb warnings are about untrusted huge images; we
+            # only thumbnail, and the byte limit was checked before.
+            warnings.simplefilter("ignore")
+            with Image.open(io.BytesIO(data)) as img:
+                size = img.size
+                img.draft("RGB", (_THUMBNAIL * 4, _THUMBNAIL * 4))  # fast JPEG downscale
+                raw = img.convert("RGB").resize((_THUMBNAIL, _THUMBNAIL)).tobytes()
+    except Exception:  # any decoder failure means "not an image"
+        return None
+    digest = hashlib.sha256(repr(size).encode() + raw).hexdigest()
+    pixels = list(zip(raw[0::3], raw[1::3], raw[2::3], strict=True))
+    counts = [0] * len(PALETTE)
+    for r, g, b in pixels:
+        nearest = min(
+            range(len(PALETTE)),
+            key=lambda i: (
+                (r - PALETTE[i][1][0]) ** 2
+                + (g - PALETTE[i][1][1]) ** 2
+                + (b - PALETTE[i][1][2]) ** 2
+            ),
+        )
+        counts[nearest] += 1
+    total = len(pixels) or 1
+    return [c / total for c in counts], digest
+
+
+def image_vector(data: bytes, dimension: int) -> Vector | None:
+    """An inline image: its colour histogram on the palette plus a small content hash.
+
+    ``None`` when the bytes do not decode: the service refuses such images.
+    """
+    look = _look(data)
+    if look is None:
+        return None
+    histogram, digest = look
+    vector = [0.0] * dimension
+    for i, share in enumerate(histogram[:dimension]):
+        vector[i] = share * (_ACHROMATIC_WEIGHT if PALETTE[i][0] in _ACHROMATIC else 1.0)
+    vector = _normalised(vector)
+    _identity_into(vector, "emu-image", digest, _IDENTITY_NORM)
+    return _normalised(vector)
+
+
+def fuse(vectors: Sequence[Vector]) -> Vector:
+    """Normalised sum of unit vectors: near each of its parts."""
+    total = [math.fsum(column) for column in zip(*vectors, strict=True)]
+    return _normalised(total)
+
+
+def sparse_vector(text: str) -> list[dict[str, object]]:
+    """``sparse_embedding`` entries: one per distinct token, weighted by its frequency."""
+    counts: dict[str, int] = {}
+    for word in tokens(text) or [text]:
+        counts[word] = counts.get(word, 0) + 1
+    entries: list[dict[str, object]] = []
+    for word, count in counts.items():
+        entries.append(
+            {
+                "index": _digest("emu-sparse", word) % _SPARSE_VOCAB,
+                "value": round(0.2 + 0.3 * math.log1p(count), 6),
+                "token": word,
+            }
+        )
+    return entries
