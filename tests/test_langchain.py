@@ -24,6 +24,7 @@ from dashscope_embeddings import (
     BadRequestError,
     InputError,
     RateLimitError,
+    UnknownModelWarning,
 )
 from dashscope_embeddings.emulator import Emulator
 from dashscope_embeddings.langchain import DashScopeEmbeddings
@@ -75,6 +76,19 @@ def test_defaults_and_model_name_alias() -> None:
     )
     emb = DashScopeEmbeddings()
     assert (emb.max_concurrency, emb.max_retries, emb.timeout) == (8, 3, 60.0)
+
+
+def test_unknown_model_passes_through_with_a_warning_at_the_caller(
+    make: Make, emu: Emulator
+) -> None:
+    with pytest.warns(UnknownModelWarning, match="qwen9-embedding") as record:
+        emb = make(model="qwen9-embedding", dimension=333)
+    assert record[0].filename == __file__
+    # The emulator, like the service, knows no such model: the name went out unchanged.
+    with pytest.raises(BadRequestError, match="Model not exist"):
+        emb.embed_query("x")
+    assert emu.requests[-1].body["model"] == "qwen9-embedding"
+    assert params(emu) == {"dimension": 333}
 
 
 def test_unknown_option_is_refused() -> None:

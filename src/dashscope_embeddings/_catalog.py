@@ -253,12 +253,13 @@ class UnknownModelWarning(UserWarning):
     """A model name that is not in the catalog: sent unchanged, no client-side limits."""
 
 
-def lookup(name: str, *, warn: bool = True) -> ModelSpec:
+def lookup(name: str, *, warn: bool = True, stacklevel: int = 2) -> ModelSpec:
     """The spec of ``name``; an unknown name gets a permissive spec and one warning.
 
     The endpoint of an unknown model is guessed from its name (``text-embedding*``
     goes to the text endpoint), and its fusion form is assumed to be qwen3's
-    ``enable_fusion`` flag, the newest family's.
+    ``enable_fusion`` flag, the newest family's. ``stacklevel`` counts from the
+    caller of ``lookup``, so the warning can point at user code.
     """
     spec = CATALOG.get(name)
     if spec is not None:
@@ -268,7 +269,7 @@ def lookup(name: str, *, warn: bool = True) -> ModelSpec:
             f"model {name!r} is not in the dashscope_embeddings catalog: it is sent unchanged "
             "and only a batch_size you set limits its requests",
             UnknownModelWarning,
-            stacklevel=3,
+            stacklevel=stacklevel + 1,
         )
     is_text = name.startswith("text-embedding")
     return ModelSpec(

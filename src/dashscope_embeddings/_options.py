@@ -164,7 +164,8 @@ class DashScopeOptions(BaseModel):
         return state
 
     def _client_config(self) -> ClientConfig:
-        spec = lookup(self._model_id())
+        # Both warnings below point at the caller of the adapter's __init__.
+        spec = lookup(self._model_id(), stacklevel=4)
         try:
             region = resolve_region(self.region)
         except KeyError:
