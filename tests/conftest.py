@@ -31,10 +31,10 @@ def emulator_session() -> Iterator[Emulator]:
 
 @pytest.fixture
 def emu(emulator_session: Emulator) -> Iterator[Emulator]:
-    """The session emulator with no stats, records or pending faults."""
-    emulator_session.reset_stats()
+    """The session emulator with no stats, records, pending faults or config changes."""
+    emulator_session.reset()
     yield emulator_session
-    emulator_session.reset_stats()
+    emulator_session.reset()
 
 
 @pytest.fixture
