@@ -163,6 +163,18 @@ def test_model_copy_with_update_takes_the_new_options(make: Make, emu: Emulator)
         emb.model_copy(update={"dimension": 3})
 
 
+def test_assigned_options_take_effect_or_leave_the_object_unchanged(
+    make: Make, emu: Emulator
+) -> None:
+    emb = make(dimension=512)
+    emb.dimension = 256
+    assert len(emb.embed_query("x")) == 256
+    with pytest.raises(InputError, match="dimension=3"):
+        emb.dimension = 3
+    assert emb.dimension == 256
+    assert len(emb.embed_query("x")) == 256
+
+
 def test_importing_the_adapter_does_not_import_llama_index() -> None:
     code = (
         "import sys, dashscope_embeddings.langchain\n"

@@ -131,11 +131,19 @@ class DashScopeOptions(BaseModel):
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
-        super().__setattr__(name, value)
-        # An assigned option takes effect (and is checked) at once, not silently never.
         private = self.__pydantic_private__
-        if name in type(self).model_fields and private and private.get("_client") is not None:
+        if name not in type(self).model_fields or not private or private.get("_client") is None:
+            super().__setattr__(name, value)
+            return
+        # An assigned option takes effect (and is checked) at once, not silently
+        # never; a refused one leaves the object as it was, not half-changed.
+        previous = getattr(self, name)
+        super().__setattr__(name, value)
+        try:
             self._configure()
+        except InputError:
+            super().__setattr__(name, previous)
+            raise
 
     @property
     def core_client(self) -> DashScopeClient:
