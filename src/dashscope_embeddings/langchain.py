@@ -133,7 +133,9 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
 
     # -- fused -------------------------------------------------------------------
 
-    def embed_multimodal(self, items: Sequence[MultimodalItem]) -> list[list[float]]:
+    def embed_multimodal(
+        self, items: Sequence[MultimodalItem | Mapping[str, Any]]
+    ) -> list[list[float]]:
         """One fused vector per item, in whichever fusion form the model speaks.
 
         Models without fusion (``multimodal-embedding-v1``, ``tongyi-embedding-vision-plus``
@@ -141,5 +143,7 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
         """
         return self.core_client.vectors(self.core_client.fused_items, items, "document")
 
-    async def aembed_multimodal(self, items: Sequence[MultimodalItem]) -> list[list[float]]:
+    async def aembed_multimodal(
+        self, items: Sequence[MultimodalItem | Mapping[str, Any]]
+    ) -> list[list[float]]:
         return await self.core_client.avectors(self.core_client.fused_items, items, "document")
