@@ -103,7 +103,11 @@ def contenders(base_url: str) -> dict[str, Callable[[list[str]], list[Any]]]:
 
 
 def measure(
-    name: str, scenario: str, call: Callable[[list[str]], list[Any]], texts: list[str], emu: Emulator
+    name: str,
+    scenario: str,
+    call: Callable[[list[str]], list[Any]],
+    texts: list[str],
+    emu: Emulator,
 ) -> Row:
     emu.reset_stats()
     start = time.perf_counter()
@@ -159,20 +163,33 @@ def main() -> None:
     for row in rows:
         row.bound_ratio = round(row.seconds / bound, 2)
         row.vs_ours = round(row.seconds / ours[row.scenario], 2)
-    print(f"\n{n} texts, {MODEL}, latency {args.latency}s, bound {bound:.2f}s "
-          f"(ceil({math.ceil(n / BATCH)} requests / {CONCURRENCY}) x latency)\n")
-    print(f"{'contender':40} {'scenario':9} {'seconds':>8} {'x bound':>8} {'x ours':>7} "
-          f"{'requests':>8} {'vectors':>8}  note")
+    print(
+        f"\n{n} texts, {MODEL}, latency {args.latency}s, bound {bound:.2f}s "
+        f"(ceil({math.ceil(n / BATCH)} requests / {CONCURRENCY}) x latency)\n"
+    )
+    print(
+        f"{'contender':40} {'scenario':9} {'seconds':>8} {'x bound':>8} {'x ours':>7} "
+        f"{'requests':>8} {'vectors':>8}  note"
+    )
     for r in rows:
-        print(f"{r.contender:40} {r.scenario:9} {r.seconds:8.2f} {r.bound_ratio:8.2f} "
-              f"{r.vs_ours:7.2f} {r.requests:8d} {r.vectors:8d}  {r.note}")
-    print(f"\nmemory (ours, {n} x 1024 floats): peak {memory['peak_mb']:.1f} MB for a "
-          f"{memory['result_mb']:.1f} MB result = {memory['peak_over_result']:.2f}x")
+        print(
+            f"{r.contender:40} {r.scenario:9} {r.seconds:8.2f} {r.bound_ratio:8.2f} "
+            f"{r.vs_ours:7.2f} {r.requests:8d} {r.vectors:8d}  {r.note}"
+        )
+    print(
+        f"\nmemory (ours, {n} x 1024 floats): peak {memory['peak_mb']:.1f} MB for a "
+        f"{memory['result_mb']:.1f} MB result = {memory['peak_over_result']:.2f}x"
+    )
     if not args.quick:
         RESULTS.mkdir(exist_ok=True)
         out = RESULTS / "latest.json"
-        payload = {"n": n, "latency": args.latency, "bound_seconds": bound,
-                   "rows": [asdict(r) for r in rows], "memory": memory}
+        payload = {
+            "n": n,
+            "latency": args.latency,
+            "bound_seconds": bound,
+            "rows": [asdict(r) for r in rows],
+            "memory": memory,
+        }
         out.write_text(json.dumps(payload, indent=2) + "\n")
         print(f"written to {out}")
     failed = [r for r in rows if r.contender.startswith("ours") and not r.complete]

@@ -62,11 +62,15 @@ def langchain_demo(options: dict[str, Any], counter: RequestCounter) -> None:
             embedding_function=embeddings,
             client=chromadb.EphemeralClient(),
         )
-        store.add_images(uris=[str(p) for p in IMAGES], metadatas=[{"file": p.name} for p in IMAGES])
+        store.add_images(
+            uris=[str(p) for p in IMAGES], metadatas=[{"file": p.name} for p in IMAGES]
+        )
         store.add_texts(TEXTS, metadatas=[{"file": "texts.json"} for _ in TEXTS])
         for query in QUERIES:
             hits = store.similarity_search(query, k=3)
-            print(f"   {query!r:18} -> {_describe([h.metadata.get('file', '?') for h in hits], hits)}")
+            print(
+                f"   {query!r:18} -> {_describe([h.metadata.get('file', '?') for h in hits], hits)}"
+            )
         image_hits = store.similarity_search_by_image(str(DATA / "red_apple.png"), k=2)
         print(f"   image red_apple.png -> {[h.metadata.get('file') for h in image_hits]}")
     with section("LangChain: fused text+image vectors", counter):
@@ -79,20 +83,20 @@ def langchain_demo(options: dict[str, Any], counter: RequestCounter) -> None:
 
 def _describe(files: list[str], hits: list[Any]) -> str:
     return ", ".join(
-        f if f != "texts.json" else repr(h.page_content[:32] + "...") for f, h in zip(files, hits)
+        f if f != "texts.json" else repr(h.page_content[:32] + "...")
+        for f, h in zip(files, hits, strict=True)
     )
 
 
 def _dot(a: list[float], b: list[float]) -> float:
-    return sum(x * y for x, y in zip(a, b))
+    return sum(x * y for x, y in zip(a, b, strict=True))
 
 
 def llama_index_demo(options: dict[str, Any], counter: RequestCounter) -> None:
+    from dashscope_embeddings.llama_index import DashScopeEmbedding
     from llama_index.core import Document
     from llama_index.core.indices import MultiModalVectorStoreIndex
     from llama_index.core.schema import ImageDocument
-
-    from dashscope_embeddings.llama_index import DashScopeEmbedding
 
     embed_model = DashScopeEmbedding(
         model_name="qwen3-vl-embedding", dimension=1024, http_client=counter.client, **options

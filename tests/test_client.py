@@ -27,7 +27,9 @@ from dashscope_embeddings.emulator import Emulator
 TEXTS = [f"document number {i} about colour {c}" for i, c in enumerate(["red", "blue"] * 30)]
 
 
-def _client(emulator_options: dict[str, Any], model: str = "text-embedding-v4", **kw: Any) -> DashScopeClient:
+def _client(
+    emulator_options: dict[str, Any], model: str = "text-embedding-v4", **kw: Any
+) -> DashScopeClient:
     return create_client(model, **{**emulator_options, **kw})
 
 
@@ -44,7 +46,9 @@ def test_vectors_come_back_in_input_order_one_per_input(emulator_options: dict[s
     assert all(len(v) == 1024 for v in batched)
 
 
-def test_sync_requests_really_overlap_up_to_max_concurrency(emu: Emulator, emulator_options: dict[str, Any]) -> None:
+def test_sync_requests_really_overlap_up_to_max_concurrency(
+    emu: Emulator, emulator_options: dict[str, Any]
+) -> None:
     emu.config.latency = 0.1
     _embed(_client(emulator_options, max_concurrency=4))
     assert emu.stats.requests == 6
@@ -138,7 +142,9 @@ def test_connection_reset_is_retried(emu: Emulator, emulator_options: dict[str, 
 
 
 def test_connection_errors_surface_typed() -> None:
-    client = create_client("text-embedding-v4", api_key="k", base_url="http://127.0.0.1:9/api/v1", max_retries=1)
+    client = create_client(
+        "text-embedding-v4", api_key="k", base_url="http://127.0.0.1:9/api/v1", max_retries=1
+    )
     with pytest.raises(APIConnectionError):
         _embed(client, ["x"])
 
@@ -150,7 +156,9 @@ def test_timeout(emu: Emulator, emulator_options: dict[str, Any]) -> None:
     assert info.value.input_indices == (0,)
 
 
-def test_authentication_error_is_not_retried(emu: Emulator, emulator_options: dict[str, Any]) -> None:
+def test_authentication_error_is_not_retried(
+    emu: Emulator, emulator_options: dict[str, Any]
+) -> None:
     emu.inject(status=401, times=1, code="InvalidApiKey")
     with pytest.raises(AuthenticationError):
         _embed(_client(emulator_options), ["x"])
@@ -183,7 +191,9 @@ def test_two_instances_with_different_keys_never_interfere(emu: Emulator) -> Non
         thread.start()
     for thread in threads:
         thread.join()
-    seen = {(r.headers["authorization"], r.headers.get("x-dashscope-workspace")) for r in emu.requests}
+    seen = {
+        (r.headers["authorization"], r.headers.get("x-dashscope-workspace")) for r in emu.requests
+    }
     assert seen == {("Bearer key-a", "wa"), ("Bearer key-b", None)}
 
 
@@ -191,7 +201,8 @@ def test_users_own_http_client_is_used(emu: Emulator, emulator_options: dict[str
     seen: list[str] = []
     http_client = httpx.Client(event_hooks={"request": [lambda r: seen.append(str(r.url))]})
     _embed(_client(emulator_options, http_client=http_client), ["x"])
-    assert seen and seen[0].startswith(emu.base_url)
+    assert seen
+    assert seen[0].startswith(emu.base_url)
 
 
 def test_client_survives_asyncio_run_twice(emulator_options: dict[str, Any]) -> None:
@@ -210,7 +221,9 @@ def test_pickle_and_copy_rebuild_the_transport(emulator_options: dict[str, Any])
 
 
 def test_errors_pickle_with_their_fields() -> None:
-    error = BadRequestError("bad", status_code=400, code="InvalidParameter", request_id="r", input_indices=[3])
+    error = BadRequestError(
+        "bad", status_code=400, code="InvalidParameter", request_id="r", input_indices=[3]
+    )
     clone = pickle.loads(pickle.dumps(error))
     assert (type(clone), clone.code, clone.input_indices, str(clone)) == (
         BadRequestError,

@@ -102,7 +102,9 @@ def test_multimodal_plans_respect_every_limit(
     texts=st.lists(st.text(min_size=1, max_size=8), max_size=120),
     batch_size=st.one_of(st.none(), st.integers(1, 100)),
 )
-def test_text_plans_respect_batch_limit(model: str, texts: list[str], batch_size: int | None) -> None:
+def test_text_plans_respect_batch_limit(
+    model: str, texts: list[str], batch_size: int | None
+) -> None:
     spec = CATALOG[model]
     requests = plan_requests([Item(text=t) for t in texts], spec, {}, batch_size)
     assert [t for r in requests for t in r.body["input"]["texts"]] == texts
@@ -114,7 +116,9 @@ def test_text_plans_respect_batch_limit(model: str, texts: list[str], batch_size
 
 
 def test_text_embedding_v4_sends_ten_texts_per_request() -> None:
-    requests = plan_requests([Item(text=str(i)) for i in range(25)], CATALOG["text-embedding-v4"], {})
+    requests = plan_requests(
+        [Item(text=str(i)) for i in range(25)], CATALOG["text-embedding-v4"], {}
+    )
     assert [len(r.slots) for r in requests] == [10, 10, 5]
     assert requests[2].positions == (20, 21, 22, 23, 24)
 
@@ -128,7 +132,9 @@ def test_qwen3_caps_images_and_videos_per_request() -> None:
 
 def test_fused_items_are_never_split() -> None:
     fused = Item(text="red shoe", images=(_img, _img, _img))
-    requests = plan_requests([Item(text="a"), fused, Item(text="b")], CATALOG["qwen3-vl-embedding"], {})
+    requests = plan_requests(
+        [Item(text="a"), fused, Item(text="b")], CATALOG["qwen3-vl-embedding"], {}
+    )
     # the plain texts still share one request; the fused item gets its own
     assert [r.positions for r in requests] == [(1,), (0, 2)]
     alone = requests[0]

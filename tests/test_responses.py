@@ -78,7 +78,9 @@ def test_order_is_restored_whatever_the_answer_order(
 
 
 def _request(n: int = 3) -> PlannedRequest:
-    (request,) = plan_requests([Item(text=f"t{i}") for i in range(n)], CATALOG["qwen3-vl-embedding"], {})
+    (request,) = plan_requests(
+        [Item(text=f"t{i}") for i in range(n)], CATALOG["qwen3-vl-embedding"], {}
+    )
     return request
 
 
@@ -103,7 +105,9 @@ def _vec(i: int, dim: int = 4, kind: str = "text") -> dict[str, Any]:
         ([_vec(0), _vec(1), {"index": "2", "embedding": [1.0] * 4}], "matches no input"),
     ],
 )
-def test_anything_missing_or_extra_is_a_protocol_error(results: list[dict[str, Any]], why: str) -> None:
+def test_anything_missing_or_extra_is_a_protocol_error(
+    results: list[dict[str, Any]], why: str
+) -> None:
     with pytest.raises(ProtocolError, match=why) as info:
         parse_response(_request(), _body(results), 4)
     assert info.value.input_indices == (0, 1, 2)

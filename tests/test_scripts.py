@@ -28,7 +28,8 @@ def test_demo_runs_end_to_end_on_the_emulator() -> None:
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "bundled emulator" in out
-    assert "LangChain" in out and "LlamaIndex" in out
+    assert "LangChain" in out
+    assert "LlamaIndex" in out
     # the colour-aware stand-in vectors put the red image first for a red query
     assert "'a red apple'      -> red_apple.png" in out
     assert "requests in" in out
