@@ -359,6 +359,7 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     ("unknown options are ignored", TEXT, tx(T4.name, ["x"], kwargs={"text_type": "query"})),
     ("null options are unset", MM, mm(Q3.name, ["x"], dimension=None)),
     ("no parameters at all", MM, {"model": Q3.name, "input": {"contents": ["x"]}}),
+    ("URLs as written, spaces included", MM, mm(Q3.name, [{"video": "https://x/new video.mp4"}])),
 ]
 
 

@@ -95,12 +95,12 @@ class FaultPlan:
         """The fate of one arriving request."""
         cfg = self._config
         with self._lock:
-            delay = cfg.latency + (self._rng.uniform(0.0, cfg.jitter) if cfg.jitter else 0.0)
+            # Every random number is drawn on every request, so one setting or
+            # outcome does not shift the sequence the others see.
+            delay = cfg.latency + self._rng.uniform(0.0, cfg.jitter)
             if self._scripted:
                 return self._scripted_decision(self._scripted.popleft(), delay)
             throttled = self._throttle()
-            # Draw every random number on every request, so one outcome does
-            # not shift the sequence of the others.
             reset = self._rng.random() < cfg.reset_rate
             error = self._rng.random() < cfg.error_rate
             error_status = self._rng.choice((500, 503))

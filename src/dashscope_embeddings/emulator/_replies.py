@@ -5,25 +5,28 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 __all__ = ["DEFAULT_CODES", "Refusal", "Reply", "error_reply", "new_request_id"]
 
 # The service's codes for the statuses a client must tell apart; an injected
 # status without an explicit code gets the one the real service would send.
-DEFAULT_CODES: Mapping[int, tuple[str, str]] = {
-    400: ("InvalidParameter", "Invalid parameter."),
-    401: ("InvalidApiKey", "Invalid API-key provided."),
-    403: ("AccessDenied", "Access denied."),
-    404: ("NotFound", "Not found."),
-    408: ("RequestTimeOut", "Request timed out, please try again later."),
-    413: ("RequestTooLarge", "Request body too large."),
-    429: ("Throttling.RateQuota", "Requests rate limit exceeded, please try again later."),
-    500: ("InternalError", "An internal error has occured, please try again later."),
-    502: ("BadGateway", "Bad gateway, please try again later."),
-    503: ("ServiceUnavailable", "The service is unavailable, please try again later."),
-    504: ("GatewayTimeout", "Gateway timed out, please try again later."),
-}
+DEFAULT_CODES: Mapping[int, tuple[str, str]] = MappingProxyType(
+    {
+        400: ("InvalidParameter", "Invalid parameter."),
+        401: ("InvalidApiKey", "Invalid API-key provided."),
+        403: ("AccessDenied", "Access denied."),
+        404: ("NotFound", "Not found."),
+        408: ("RequestTimeOut", "Request timed out, please try again later."),
+        413: ("RequestTooLarge", "Request body too large."),
+        429: ("Throttling.RateQuota", "Requests rate limit exceeded, please try again later."),
+        500: ("InternalError", "An internal error has occured, please try again later."),
+        502: ("BadGateway", "Bad gateway, please try again later."),
+        503: ("ServiceUnavailable", "The service is unavailable, please try again later."),
+        504: ("GatewayTimeout", "Gateway timed out, please try again later."),
+    }
+)
 
 
 def new_request_id() -> str:

@@ -16,6 +16,7 @@ import http
 import logging
 import socket
 import struct
+from collections.abc import Callable
 
 import h11
 import orjson
@@ -121,10 +122,8 @@ class EmulatorServer:
             event = await _next_event(conn, reader)
         except h11.RemoteProtocolError:
             self.stats.started()
-            try:
-                await self._bad_request(conn, writer)
-            finally:
-                self.stats.finished(400)
+            self.stats.finished(400)
+            await self._bad_request(conn, writer)
             return False
         if not isinstance(event, h11.Request):  # ConnectionClosed: the client is done
             return False
@@ -134,11 +133,21 @@ class EmulatorServer:
             event.target.decode("ascii", "replace"),
             _headers(event),
         )
+        done = False
+
+        def finish(status: int | None, reset: bool = False) -> None:
+            # Called before the answer (or reset) goes out, so a client that
+            # has its answer never sees the request still counted in flight.
+            nonlocal done
+            if not done:
+                done = True
+                self.stats.finished(status, reset=reset)
+
         status: int | None = None
         try:
-            status = await self._answer(conn, reader, writer, record)
+            status = await self._answer(conn, reader, writer, record, finish)
         finally:
-            self.stats.finished(status, reset=record.outcome == "reset")
+            finish(None)  # the client went away before an answer
         return status is not None and conn.our_state is h11.DONE and conn.their_state is h11.DONE
 
     async def _answer(
@@ -147,29 +156,34 @@ class EmulatorServer:
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
         record: RecordedRequest,
+        finish: Callable[[int | None, bool], None],
     ) -> int | None:
         """Read the body, meet the request's fate; the status answered, ``None`` if none."""
         try:
             body = await self._read_body(conn, reader, writer)
         except h11.RemoteProtocolError:
             _settle(record, 400, None, "bad_http")
+            finish(400, False)
             await self._bad_request(conn, writer)
             return 400
         except _TooLarge:
             too_large = error_reply(413, message="Request body too large.")
             _settle(record, 413, too_large.request_id, "too_large")
+            finish(413, False)
             await self._send(conn, writer, too_large, close=True)
             return 413
         except (_ClientGone, ConnectionError, OSError):
             record.outcome = "client_disconnected"
             raise
-        record.body = parse_json(body)
+        # Off the loop: a body of inline images can be hundreds of megabytes.
+        record.body = await asyncio.to_thread(parse_json, body)
         decision = self.faults.decide()
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)
         if decision.reset:
             record.fault = decision.fault
             record.outcome = "reset"
+            finish(None, True)
             _abort(writer)
             return None
         reply = decision.reply
@@ -177,9 +191,10 @@ class EmulatorServer:
             # In a worker thread: decoding inline images must not stall the
             # other connections' latency timers.
             reply = await asyncio.to_thread(
-                self.service.handle, record.method, record.path, record.headers, body
+                self.service.respond, record.method, record.path, record.headers, record.body
             )
         _settle(record, reply.status, reply.request_id, decision.fault)
+        finish(reply.status, False)
         logger.debug(
             "%s %s -> %s%s",
             record.method,

@@ -50,6 +50,10 @@ class Service:
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one request. ``headers`` has lower-case names."""
+        return self.respond(method, target, headers, parse_json(body))
+
+    def respond(self, method: str, target: str, headers: Mapping[str, str], payload: Any) -> Reply:
+        """``handle`` for a body already parsed (``None``: not JSON), so it is parsed once."""
         request_id = new_request_id()
         path = target.split("?", 1)[0]
         route = self._routes.get(path)
@@ -59,7 +63,6 @@ class Service:
             )
         if not self._authorised(headers.get("authorization", "")):
             return error_reply(401, request_id=request_id)
-        payload = parse_json(body)
         if not isinstance(payload, dict):
             return error_reply(
                 400,

@@ -8,6 +8,7 @@ here as it would against the real service. The numbers are estimates.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 from ._validate import MultimodalRequest, TextRequest, estimate_tokens
@@ -80,12 +81,14 @@ def _legacy(n: dict[str, int], results: int) -> dict[str, Any]:
 
 
 # Family by model-name prefix, as the API reference groups them.
-_FAMILIES: Mapping[str, Callable[[dict[str, int], int], dict[str, Any]]] = {
-    "tongyi-embedding-vision": _tongyi,
-    "qwen3-vl": _qwen3,
-    "qwen2.5-vl": _qwen25,
-    "multimodal-embedding-v1": _legacy,
-}
+_FAMILIES: Mapping[str, Callable[[dict[str, int], int], dict[str, Any]]] = MappingProxyType(
+    {
+        "tongyi-embedding-vision": _tongyi,
+        "qwen3-vl": _qwen3,
+        "qwen2.5-vl": _qwen25,
+        "multimodal-embedding-v1": _legacy,
+    }
+)
 
 
 def multimodal_usage(request: MultimodalRequest, results: int) -> dict[str, Any]:

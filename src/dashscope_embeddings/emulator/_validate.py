@@ -29,7 +29,7 @@ __all__ = [
     "parse_text",
 ]
 
-_URL = re.compile(r"^https?://\S+$", re.IGNORECASE)
+_URL = re.compile(r"^https?://.", re.IGNORECASE)
 _DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
 _CONTENT_KEYS = ("text", "image", "video", "multi_images")
 _TEXT_TYPES = ("query", "document")
