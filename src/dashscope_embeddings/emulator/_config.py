@@ -27,7 +27,8 @@ class EmulatorConfig:
 
     The fault fields (``latency`` ... ``api_key``) are read on every request, so a
     running emulator can be retuned in place (``emu.config.latency = 0.2``);
-    ``seed``, ``host``, ``port`` and ``max_records`` take effect when it starts.
+    ``seed`` and ``max_records`` are read when the ``Emulator`` is made,
+    ``host`` and ``port`` when it starts.
     Random faults and ``jitter`` draw from one RNG seeded with ``seed``, so the
     same requests in the same order meet the same faults.
     """
