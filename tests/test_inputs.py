@@ -153,9 +153,7 @@ def test_gif_refused_where_the_model_does_not_take_it(emu: Emulator, client_for:
     gif = io.BytesIO()
     PILImage.new("RGB", (4, 4)).save(gif, format="GIF")
     client = client_for()
-    _refused(
-        emu, lambda: client.vectors(client.image_items, [gif.getvalue()], "document"), "GIF"
-    )
+    _refused(emu, lambda: client.vectors(client.image_items, [gif.getvalue()], "document"), "GIF")
 
 
 def test_invalid_data_uri(emu: Emulator, client_for: Any) -> None:

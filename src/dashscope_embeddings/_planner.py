@@ -95,7 +95,7 @@ def _plan_text(
                 body={
                     "model": spec.name,
                     "input": {"texts": [item.text for item in chunk]},
-                    "parameters": parameters,
+                    "parameters": dict(parameters),
                 },
                 slots=tuple(Slot(i, start + i, None) for i in range(len(chunk))),
             )
@@ -169,7 +169,7 @@ def _plan_multimodal(
                     body={
                         "model": spec.name,
                         "input": {"contents": batch.contents},
-                        "parameters": parameters,
+                        "parameters": dict(parameters),
                     },
                     slots=tuple(batch.slots),
                 )
