@@ -1,0 +1,312 @@
+"""LlamaIndex adapter: ``DashScopeEmbedding`` for text, images, video and fused items.
+
+One class serves as ``embed_model`` of ``VectorStoreIndex``, as both
+``embed_model`` and ``image_embed_model`` of ``MultiModalVectorStoreIndex``,
+and as the embedding step of an ``IngestionPipeline`` (where it embeds
+``ImageNode``s as images). It takes the constructor of
+``llama_index.embeddings.dashscope.DashScopeEmbedding`` (``model_name``,
+``text_type``, ``api_key``, ``embed_batch_size``), so switching is an import
+change. Every method is a translation onto the shared core client, which
+batches per model, runs requests concurrently, retries only the failed batch
+and raises typed errors naming the inputs concerned.
+
+>>> from dashscope_embeddings.llama_index import DashScopeEmbedding
+>>> embed_model = DashScopeEmbedding("text-embedding-v4", dimension=512)  # doctest: +SKIP
+>>> embed_model.get_query_embedding("what is DashScope?")[:3]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import IO, TYPE_CHECKING, Any, Literal, Union
+
+from llama_index.core.base.embeddings.base import Embedding
+from llama_index.core.embeddings import MultiModalEmbedding
+from llama_index.core.schema import BaseNode, ImageDocument, ImageNode, ImageType, MetadataMode
+from pydantic import Field, SecretStr
+
+from ._catalog import DEFAULT_MODEL
+from ._errors import InputError
+from ._options import DashScopeOptions
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
+__all__ = ["DashScopeEmbedding", "ImageInput"]
+
+ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
+"""An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
+a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
+
+DEFAULT_EMBED_BATCH_SIZE = 256
+"""Texts per LlamaIndex chunk. LlamaIndex's sync batch methods embed one
+chunk after another, so only the requests of one chunk run concurrently: a
+chunk of 256 is 26 text-embedding-v4 requests, enough for ``max_concurrency``.
+``batch_size`` (inputs per request) is a separate, per-model setting."""
+
+
+class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
+    """DashScope embeddings for LlamaIndex: text, images, video and fused content.
+
+    Query methods embed with role ``query`` (``query_instruct``, and
+    ``text_type="query"`` on text-embedding models); text, image and fused
+    methods with role ``document``. Images, videos and fused items share the
+    text vector space, so a text query finds an image.
+
+    Options are checked against the model when the object is made: a wrong
+    ``dimension`` raises ``InputError`` here, not at the first request, and a
+    misspelled option is refused instead of being ignored.
+    """
+
+    model_name: str = Field(
+        default=DEFAULT_MODEL,
+        description="Any model of the catalog; unknown names pass through with a warning.",
+    )
+    embed_batch_size: int = Field(
+        default=DEFAULT_EMBED_BATCH_SIZE,
+        gt=0,
+        le=2048,
+        description="Inputs per LlamaIndex chunk; each chunk becomes concurrent requests "
+        "of up to `batch_size` inputs.",
+    )
+    fuse_image_nodes: bool = Field(
+        default=False,
+        description="As a transformation, embed an image node that has text as one fused "
+        "text+image vector instead of an image vector plus `text_embedding`.",
+    )
+
+    def __init__(
+        self,
+        model_name: str = DEFAULT_MODEL,
+        text_type: Literal["query", "document"] | None = None,
+        api_key: str | SecretStr | None = None,
+        embed_batch_size: int = DEFAULT_EMBED_BATCH_SIZE,
+        **kwargs: Any,
+    ) -> None:
+        # api_key=None means "from the environment", as in llama-index-embeddings-dashscope.
+        if api_key is not None:
+            kwargs["api_key"] = api_key
+        kwargs.update(model_name=model_name, text_type=text_type, embed_batch_size=embed_batch_size)
+        super().__init__(**kwargs)
+        self._configure()
+
+    @classmethod
+    def class_name(cls) -> str:
+        return "DashScopeEmbedding"
+
+    def _model_id(self) -> str:
+        return self.model_name
+
+    # -- text and queries: the BaseEmbedding hooks --------------------------------
+
+    def _get_query_embedding(self, query: str) -> Embedding:
+        return self.core_client.vectors(self.core_client.text_items, [query], "query")[0]
+
+    async def _aget_query_embedding(self, query: str) -> Embedding:
+        return (await self.core_client.avectors(self.core_client.text_items, [query], "query"))[0]
+
+    def _get_text_embedding(self, text: str) -> Embedding:
+        return self.core_client.vectors(self.core_client.text_items, [text], "document")[0]
+
+    async def _aget_text_embedding(self, text: str) -> Embedding:
+        return (await self.core_client.avectors(self.core_client.text_items, [text], "document"))[0]
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return self.core_client.vectors(self.core_client.text_items, texts, "document")
+
+    async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
+        return await self.core_client.avectors(self.core_client.text_items, texts, "document")
+
+    # -- images: the MultiModalEmbedding hooks ------------------------------------
+
+    def _get_image_embedding(self, img_file_path: ImageType) -> Embedding:
+        return self.core_client.vectors(self.core_client.image_items, [img_file_path], "document")[
+            0
+        ]
+
+    async def _aget_image_embedding(self, img_file_path: ImageType) -> Embedding:
+        return (
+            await self.core_client.avectors(
+                self.core_client.image_items, [img_file_path], "document"
+            )
+        )[0]
+
+    def _get_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
+        return self.core_client.vectors(self.core_client.image_items, img_file_paths, "document")
+
+    async def _aget_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
+        return await self.core_client.avectors(
+            self.core_client.image_items, img_file_paths, "document"
+        )
+
+    # -- fused text + image(s) + video --------------------------------------------
+
+    def get_multimodal_embedding(
+        self,
+        input: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        text: str | None = None,
+        image: ImageInput | None = None,
+        images: Sequence[ImageInput] | None = None,
+        video: str | None = None,
+    ) -> Embedding:
+        """One fused vector of a text, image(s) and a video URL, in any combination.
+
+        ``input=[{"text": ...}, {"image": ...}, {"video": ...}]`` (the list
+        form of llama-index-embeddings-dashscope) is the same thing: its
+        entries become one fused item. Models without fusion raise
+        ``InputError`` before any request.
+        """
+        item = _fused_item(input, text=text, image=image, images=images, video=video)
+        return self.get_multimodal_embedding_batch([item])[0]
+
+    async def aget_multimodal_embedding(
+        self,
+        input: Sequence[Mapping[str, Any]] | None = None,
+        *,
+        text: str | None = None,
+        image: ImageInput | None = None,
+        images: Sequence[ImageInput] | None = None,
+        video: str | None = None,
+    ) -> Embedding:
+        item = _fused_item(input, text=text, image=image, images=images, video=video)
+        return (await self.aget_multimodal_embedding_batch([item]))[0]
+
+    def get_multimodal_embedding_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Embedding]:
+        """One fused vector per dict of ``text``, ``image``, ``images`` and ``video``."""
+        return self.core_client.vectors(self.core_client.fused_items, items, "document")
+
+    async def aget_multimodal_embedding_batch(
+        self, items: Sequence[Mapping[str, Any]]
+    ) -> list[Embedding]:
+        return await self.core_client.avectors(self.core_client.fused_items, items, "document")
+
+    # -- IngestionPipeline ---------------------------------------------------------
+
+    def __call__(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
+        """Embed ``nodes`` in place: text nodes as text, image nodes as images.
+
+        LlamaIndex's default embeds an ``ImageNode``'s text (often empty), and
+        ``MultiModalVectorStoreIndex`` then keeps that vector as the image's.
+        Here an image node gets its image vector as ``embedding`` and, if it
+        has text, the text's as ``text_embedding``; or, with
+        ``fuse_image_nodes=True``, one fused vector.
+        """
+        work = _Work.of(nodes, self.fuse_image_nodes)
+        work.store(
+            self.get_text_embedding_batch(work.texts, **kwargs),
+            self.get_image_embedding_batch(work.images, kwargs.get("show_progress", False)),
+            self.get_multimodal_embedding_batch(work.fused),
+        )
+        return nodes
+
+    async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
+        work = _Work.of(nodes, self.fuse_image_nodes)
+        # Concurrent, yet within max_concurrency: the three share one runner.
+        work.store(
+            *await asyncio.gather(
+                self.aget_text_embedding_batch(work.texts, **kwargs),
+                self.aget_image_embedding_batch(work.images, kwargs.get("show_progress", False)),
+                self.aget_multimodal_embedding_batch(work.fused),
+            )
+        )
+        return nodes
+
+
+def _fused_item(entries: Sequence[Mapping[str, Any]] | None, **parts: Any) -> Mapping[str, Any]:
+    given = {key: value for key, value in parts.items() if value is not None}
+    if entries is None:
+        return given
+    if given:
+        raise InputError(f"pass either input= or {', '.join(given)}=, not both")
+    return _from_entries(entries)
+
+
+def _from_entries(entries: Sequence[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """One fused item from ``[{"text": ...}, {"image": ...}, {"video": ...}]``."""
+    if isinstance(entries, (str, bytes, Mapping)):
+        raise InputError('input= is a list of dicts such as [{"text": ...}, {"image": ...}]')
+    item: dict[str, Any] = {"images": []}
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, Mapping):
+            raise InputError(
+                f"input {position}: expected a dict with one of 'text', 'image', 'video', "
+                f"got {type(entry).__name__}",
+                input_indices=[position],
+            )
+        legacy = sorted(set(entry) & {"factor", "audio"})
+        if legacy:
+            raise InputError(
+                f"input {position}: {legacy} belonged to the retired ONE-PEACE model "
+                "(multimodal-embedding-one-peace-v1); current models fuse text, images and "
+                "video without weights and take no audio",
+                input_indices=[position],
+            )
+        for key, value in entry.items():
+            if key == "image":
+                item["images"].append(value)
+            elif key in ("text", "video") and key not in item:
+                item[key] = value
+            else:
+                raise InputError(
+                    f"input {position}: unexpected or repeated key {key!r}; a fused vector "
+                    "takes one text, one video and any number of images",
+                    input_indices=[position],
+                )
+    return item
+
+
+def _node_image(node: BaseNode) -> ImageType | None:
+    """What to send for a node's image; ``None`` for a node without one."""
+    if not isinstance(node, (ImageNode, ImageDocument)):
+        return None
+    if node.image:
+        return node.resolve_image()
+    # The priority of resolve_image(), except that a URL goes to the service
+    # as is, where resolve_image() would download it here.
+    return node.image_path or node.image_url
+
+
+@dataclass
+class _Work:
+    """Nodes sorted by how they are embedded, and where each vector goes."""
+
+    texts: list[str] = field(default_factory=list)
+    text_targets: list[tuple[BaseNode, str]] = field(default_factory=list)
+    images: list[ImageType] = field(default_factory=list)
+    image_nodes: list[BaseNode] = field(default_factory=list)
+    fused: list[Mapping[str, Any]] = field(default_factory=list)
+    fused_nodes: list[BaseNode] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, nodes: Sequence[BaseNode], fuse: bool) -> _Work:
+        work = cls()
+        for node in nodes:
+            image = _node_image(node)
+            content = node.get_content(metadata_mode=MetadataMode.EMBED)
+            # MultiModalVectorStoreIndex's test for "has text": metadata alone is not text.
+            has_text = bool(getattr(node, "text", ""))
+            if image is None:
+                work.texts.append(content)
+                work.text_targets.append((node, "embedding"))
+            elif fuse and has_text:
+                work.fused.append({"text": content, "image": image})
+                work.fused_nodes.append(node)
+            else:
+                work.images.append(image)
+                work.image_nodes.append(node)
+                if has_text:
+                    work.texts.append(content)
+                    work.text_targets.append((node, "text_embedding"))
+        return work
+
+    def store(
+        self, texts: list[Embedding], images: list[Embedding], fused: list[Embedding]
+    ) -> None:
+        for (node, attribute), vector in zip(self.text_targets, texts, strict=True):
+            setattr(node, attribute, vector)
+        for node, vector in zip(self.image_nodes + self.fused_nodes, images + fused, strict=True):
+            node.embedding = vector
