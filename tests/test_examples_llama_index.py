@@ -1,0 +1,98 @@
+"""The LlamaIndex examples run as users run them: a script, no key, on the emulator."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_example(name: str) -> list[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
+    # An example that reached for OpenAI (LlamaIndex's default model) would fail loudly.
+    env.pop("OPENAI_API_KEY", None)
+    done = subprocess.run(
+        [sys.executable, f"examples/{name}"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "bundled emulator" in done.stdout
+    return done.stdout.splitlines()
+
+
+def top_hit(lines: list[str], question: str) -> str:
+    """The first ranked line after ``Q: question``."""
+    start = lines.index(f"Q: {question}")
+    first = lines[start + 1].strip()
+    assert first.startswith("1. "), lines[start : start + 3]
+    return first
+
+
+@pytest.fixture(scope="module")
+def rag_output() -> list[str]:
+    return run_example("llamaindex_rag.py")
+
+
+@pytest.fixture(scope="module")
+def multimodal_output() -> list[str]:
+    return run_example("llamaindex_multimodal.py")
+
+
+@pytest.mark.parametrize(
+    ("question", "passage"),
+    [
+        ("Why is the sea blue?", "The sea looks blue because water absorbs red light."),
+        ("What makes leaves green?", "Leaves are green because of chlorophyll."),
+        ("Which fruit is rich in vitamin C?", "Oranges are citrus fruits rich in vitamin C."),
+    ],
+)
+def test_rag_example_finds_the_passage(rag_output: list[str], question: str, passage: str) -> None:
+    assert top_hit(rag_output, question).endswith(passage)
+
+
+def test_rag_example_pipeline_retriever_and_async(rag_output: list[str]) -> None:
+    assert "indexed 8 passages with text-embedding-v4" in rag_output
+    assert (
+        "retriever: Why do apples look red? -> Apples are red or green fruits that grow on trees."
+        in rag_output
+    )
+    async_lines = rag_output[rag_output.index("async, all at once:") + 1 :]
+    assert any(
+        line.strip().startswith("Why is the sea blue? -> ") and line.endswith("absorbs red light.")
+        for line in async_lines
+    )
+
+
+@pytest.mark.parametrize(
+    ("query", "image"),
+    [
+        ("a red apple", "red_apple.png"),
+        ("the blue sea", "blue_sea.jpg"),
+        ("a purple flower", "purple_flower.png"),
+    ],
+)
+def test_multimodal_example_ranks_the_right_image_first(
+    multimodal_output: list[str], query: str, image: str
+) -> None:
+    assert top_hit(multimodal_output, query).endswith(image)
+
+
+def test_multimodal_example_image_query_mixed_and_fused(multimodal_output: list[str]) -> None:
+    assert "== image search: 6 images and 8 passages indexed" in multimodal_output
+    assert "image query blue_sea.jpg -> blue_sea.jpg" in multimodal_output
+    mixed = next(line for line in multimodal_output if line.startswith("text and image hits: "))
+    assert "The sea looks blue because water absorbs red light." in mixed
+    assert "blue_sea.jpg" in mixed
+    assert "== fused caption+image vectors: 6" in multimodal_output
+    assert top_hit(multimodal_output, "a bright yellow sun").endswith("yellow_sun.png")
+    assert top_hit(multimodal_output, "an orange fruit").endswith("orange_fruit.jpg")
