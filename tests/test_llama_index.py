@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from llama_index.core import VectorStoreIndex
 from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -173,6 +174,17 @@ def test_assigned_model_name_takes_effect(make: Make, emu: Emulator) -> None:
     emb.model_name = "text-embedding-v4"
     emb.get_text_embedding("x")
     assert emu.requests[-1].path.endswith("/text-embedding/text-embedding")
+
+
+def test_llama_index_fields_do_not_rebuild_the_client(make: Make) -> None:
+    emb = make()
+    client = emb.core_client
+    VectorStoreIndex([], embed_model=emb)  # resolve_embed_model assigns callback_manager
+    emb.embed_batch_size = 32
+    emb.fuse_image_nodes = True
+    assert emb.core_client is client
+    emb.dimension = 512
+    assert emb.core_client is not client
 
 
 def test_importing_the_adapter_does_not_import_langchain() -> None:

@@ -42,10 +42,17 @@ ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
 a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
 
 DEFAULT_EMBED_BATCH_SIZE = 256
-"""Texts per LlamaIndex chunk. LlamaIndex's sync batch methods embed one
+"""Inputs per LlamaIndex chunk. LlamaIndex's sync batch methods embed one
 chunk after another, so only the requests of one chunk run concurrently: a
 chunk of 256 is 26 text-embedding-v4 requests, enough for ``max_concurrency``.
 ``batch_size`` (inputs per request) is a separate, per-model setting."""
+
+# Set on live objects by LlamaIndex itself (resolve_embed_model assigns
+# callback_manager whenever an index is built); they change no request, so
+# assigning them must not rebuild the client (and repeat its warnings).
+_FRAMEWORK_FIELDS = (frozenset(MultiModalEmbedding.model_fields) - {"model_name"}) | {
+    "fuse_image_nodes"
+}
 
 
 class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
@@ -93,6 +100,12 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         super().__init__(**kwargs)
         self._configure()
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _FRAMEWORK_FIELDS:
+            super(DashScopeOptions, self).__setattr__(name, value)
+        else:
+            super().__setattr__(name, value)
+
     @classmethod
     def class_name(cls) -> str:
         return "DashScopeEmbedding"
@@ -109,10 +122,10 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         return (await self.core_client.avectors(self.core_client.text_items, [query], "query"))[0]
 
     def _get_text_embedding(self, text: str) -> Embedding:
-        return self.core_client.vectors(self.core_client.text_items, [text], "document")[0]
+        return self._get_text_embeddings([text])[0]
 
     async def _aget_text_embedding(self, text: str) -> Embedding:
-        return (await self.core_client.avectors(self.core_client.text_items, [text], "document"))[0]
+        return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
         return self.core_client.vectors(self.core_client.text_items, texts, "document")
@@ -123,16 +136,10 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     # -- images: the MultiModalEmbedding hooks ------------------------------------
 
     def _get_image_embedding(self, img_file_path: ImageType) -> Embedding:
-        return self.core_client.vectors(self.core_client.image_items, [img_file_path], "document")[
-            0
-        ]
+        return self._get_image_embeddings([img_file_path])[0]
 
     async def _aget_image_embedding(self, img_file_path: ImageType) -> Embedding:
-        return (
-            await self.core_client.avectors(
-                self.core_client.image_items, [img_file_path], "document"
-            )
-        )[0]
+        return (await self._aget_image_embeddings([img_file_path]))[0]
 
     def _get_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
         return self.core_client.vectors(self.core_client.image_items, img_file_paths, "document")
