@@ -208,6 +208,10 @@ def test_pipeline_embeds_image_nodes_as_images(
     for node in nodes.values():
         if isinstance(node, ImageNode) and not node.text:
             assert node.text_embedding is None
+    # Documents straight from a reader, before any node parser, are images too.
+    sun = ImageDocument(image_path=str(data_dir / "yellow_sun.png"))
+    IngestionPipeline(transformations=[emb]).run(documents=[sun])
+    assert sun.embedding == emb.get_image_embedding(str(data_dir / "yellow_sun.png"))
 
 
 async def test_pipeline_async_matches_sync_and_fuses_on_request(
