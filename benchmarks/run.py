@@ -115,7 +115,8 @@ def measure(
     try:
         vectors = call(texts)
     except Exception as exc:  # a contender failing is a result, not a crash
-        vectors, note = [], f"raised {type(exc).__name__}: {str(exc)[:60]}"
+        first_line = str(exc).strip().splitlines()[0][:70] if str(exc).strip() else ""
+        vectors, note = [], f"raised {type(exc).__name__}: {first_line}"
     seconds = time.perf_counter() - start
     good = [v for v in vectors if isinstance(v, list) and v]
     complete = len(vectors) == len(texts) and len(good) == len(texts)
