@@ -2,38 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def run_example(name: str) -> list[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
-    done = subprocess.run(
-        [sys.executable, f"examples/{name}"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert "bundled emulator" in done.stdout
-    return done.stdout.splitlines()
-
-
-def top_hit(lines: list[str], question: str) -> str:
-    """The first ranked line after ``Q: question``."""
-    start = lines.index(f"Q: {question}")
-    first = lines[start + 1].strip()
-    assert first.startswith("1. "), lines[start : start + 3]
-    return first
+from _scripts import run_example, top_hit
 
 
 @pytest.fixture(scope="module")

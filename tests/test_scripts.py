@@ -2,29 +2,11 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def _run(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
-    return subprocess.run(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        check=False,
-    )
+from _scripts import run_script
 
 
 def test_demo_runs_end_to_end_on_the_emulator() -> None:
-    done = _run("examples/demo.py")
+    done = run_script("examples/demo.py")
     assert done.returncode == 0, done.stderr[-3000:]
     out = done.stdout
     assert "bundled emulator" in out
@@ -36,7 +18,7 @@ def test_demo_runs_end_to_end_on_the_emulator() -> None:
 
 
 def test_benchmark_smoke() -> None:
-    done = _run("benchmarks/run.py", "--quick", "--latency", "0.01")
+    done = run_script("benchmarks/run.py", "--quick", "--latency", "0.01")
     assert done.returncode == 0, done.stderr[-3000:]
     assert "ours langchain sync" in done.stdout
     assert "x bound" in done.stdout
@@ -49,5 +31,5 @@ def test_core_imports_no_framework() -> None:
         "('langchain_core', 'llama_index', 'langchain')];"
         "assert not bad, bad"
     )
-    done = _run("-c", code)
+    done = run_script("-c", code)
     assert done.returncode == 0, done.stderr

@@ -29,8 +29,9 @@ __all__ = [
     "video_item",
 ]
 
-_URL = re.compile(r"^https?://", re.IGNORECASE)
-_DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
+# Shared with the emulator, so both sides agree on what is a URL or a data URI.
+URL = re.compile(r"^https?://.", re.IGNORECASE)
+DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
 
 # Magic numbers, longest prefix first where they overlap.
 _MAGIC: tuple[tuple[bytes, str], ...] = (
@@ -116,7 +117,7 @@ def video_item(value: object, position: int) -> Item:
 
 
 def _video(value: object, position: int) -> str:
-    if isinstance(value, str) and _URL.match(value):
+    if isinstance(value, str) and URL.match(value):
         return value
     if isinstance(value, (str, os.PathLike, bytes, bytearray)):
         raise InputError(
@@ -215,9 +216,9 @@ def _image(value: object, position: int, spec: ModelSpec) -> Image:
         return InputError(f"input {position}: {why}", input_indices=[position])
 
     if isinstance(value, str):
-        if _URL.match(value):
+        if URL.match(value):
             return Image(value)
-        match = _DATA_URI.match(value)
+        match = DATA_URI.match(value)
         if match:
             try:
                 data = base64.b64decode(match.group(2), validate=True)

@@ -34,7 +34,7 @@ from ._responses import error_from_response
 from ._retry import RetryPolicy
 from ._version import __version__
 
-__all__ = ["Transport", "TransportSettings", "is_loopback_url"]
+__all__ = ["Transport", "TransportSettings", "is_loopback_host", "is_loopback_url"]
 
 USER_AGENT = (
     f"dashscope-embeddings/{__version__} python/{platform.python_version()} "
@@ -43,7 +43,10 @@ USER_AGENT = (
 
 
 def is_loopback_url(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
+    return is_loopback_host(urlsplit(url).hostname or "")
+
+
+def is_loopback_host(host: str) -> bool:
     if host == "localhost":
         return True
     try:

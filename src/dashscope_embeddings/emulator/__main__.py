@@ -15,7 +15,8 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from ._config import EmulatorConfig, is_loopback_host
+from .._transport import is_loopback_host
+from ._config import EmulatorConfig
 from ._server import EmulatorServer
 
 __all__ = ["main"]

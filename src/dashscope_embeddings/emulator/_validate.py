@@ -10,13 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from .._catalog import CATALOG, MB, PARAMETER_RANGES, Endpoint, Fusion, ModelSpec
-from .._inputs import detect_image_format
+from .._inputs import DATA_URI, URL, detect_image_format
 from ._replies import Refusal
 
 __all__ = [
@@ -29,8 +28,6 @@ __all__ = [
     "parse_text",
 ]
 
-_URL = re.compile(r"^https?://.", re.IGNORECASE)
-_DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
 _CONTENT_KEYS = ("text", "image", "video", "multi_images")
 _TEXT_TYPES = ("query", "document")
 # Options the emulator knows; anything else in ``parameters`` is ignored, as
@@ -206,9 +203,9 @@ def _check_text(value: object, where: str, spec: ModelSpec) -> str:
 def _check_image(value: object, where: str, spec: ModelSpec) -> InlineImage:
     if not isinstance(value, str):
         raise Refusal(f"{where}: image must be a string (URL or data URI).")
-    if _URL.match(value):
+    if URL.match(value):
         return InlineImage(value, None)
-    match = _DATA_URI.match(value)
+    match = DATA_URI.match(value)
     if match is None:
         raise Refusal(
             f"{where}: image must be a public http(s) URL or a "
@@ -236,7 +233,7 @@ def _check_image(value: object, where: str, spec: ModelSpec) -> InlineImage:
 
 
 def _check_video(value: object, where: str) -> str:
-    if not isinstance(value, str) or not _URL.match(value):
+    if not isinstance(value, str) or not URL.match(value):
         raise Refusal(f"{where}: video must be a public http(s) URL.")
     return value
 
