@@ -93,10 +93,11 @@ def _dot(a: list[float], b: list[float]) -> float:
 
 
 def llama_index_demo(options: dict[str, Any], counter: RequestCounter) -> None:
-    from dashscope_embeddings.llama_index import DashScopeEmbedding
     from llama_index.core import Document
     from llama_index.core.indices import MultiModalVectorStoreIndex
     from llama_index.core.schema import ImageDocument
+
+    from dashscope_embeddings.llama_index import DashScopeEmbedding
 
     embed_model = DashScopeEmbedding(
         model_name="qwen3-vl-embedding", dimension=1024, http_client=counter.client, **options
