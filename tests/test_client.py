@@ -240,3 +240,31 @@ def test_the_key_never_shows(emulator_options: dict[str, Any], emu: Emulator) ->
         _embed(client, ["x"])
     for text in (repr(client), repr(client.config), str(info.value), repr(info.value)):
         assert "sk-very-secret" not in text
+
+
+async def test_big_inline_images_are_read_and_encoded_off_the_event_loop(
+    emu: Emulator, emulator_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import io
+
+    from PIL import Image as PILImage
+
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (8, 8), (200, 0, 0)).save(buffer, format="PNG")
+    big = buffer.getvalue() + b"\0" * (1024 * 1024)  # trailing bytes: still a PNG, 1 MB
+    small = buffer.getvalue()
+    offloaded: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def spy(func: Any, /, *args: Any, **kwargs: Any) -> Any:
+        if func.__name__ in ("image_items", "_prepare"):  # the emulator offloads too
+            offloaded.append(func.__name__)
+        return await to_thread(func, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", spy)
+    client = _client(emulator_options, model="qwen3-vl-embedding")
+    await client.avectors(client.image_items, [small], "document")
+    assert offloaded == ["image_items"]  # file work always, a small body not
+    await client.avectors(client.image_items, [big], "document")
+    assert offloaded == ["image_items", "image_items", "_prepare"]
+    assert emu.stats.requests == 2

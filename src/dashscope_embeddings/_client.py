@@ -29,6 +29,10 @@ logger = logging.getLogger("dashscope_embeddings")
 
 Role = Literal["query", "document"]
 
+# Above this much inline image data, encoding a request body takes long enough
+# (base64 text, then JSON) to stall an event loop: do it in a thread instead.
+OFFLOAD_BYTES = 512 * 1024
+
 
 @dataclass(frozen=True)
 class ClientConfig:
@@ -124,7 +128,11 @@ class DashScopeClient:
         return parse_response(request, answer.content, self.config.dimension)
 
     async def _asend(self, request: PlannedRequest) -> ParsedResponse:
-        answer = await self._transport.apost(request.endpoint.path, request.body)
+        answer = await self._transport.apost(
+            request.endpoint.path,
+            request.body,
+            offload=request.inline_bytes > OFFLOAD_BYTES,
+        )
         return parse_response(request, answer.content, self.config.dimension)
 
     def _assemble(self, count: int, parsed: Sequence[ParsedResponse]) -> EmbeddingResult:

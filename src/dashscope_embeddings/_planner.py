@@ -37,6 +37,8 @@ class PlannedRequest:
     endpoint: Endpoint
     body: dict[str, Any]
     slots: tuple[Slot, ...]
+    inline_bytes: int = 0
+    """Decoded size of the images sent inline (data URIs): what makes a body big."""
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -50,6 +52,7 @@ class _Batch:
     images: int = 0
     videos: int = 0
     texts: int = 0
+    inline_bytes: int = 0
 
 
 def effective_batch_size(spec: ModelSpec, batch_size: int | None) -> int:
@@ -151,6 +154,7 @@ def _fused_request(
         endpoint=Endpoint.MULTIMODAL,
         body={"model": spec.name, "input": {"contents": contents}, "parameters": params},
         slots=(Slot(0, position, _FUSION_TYPES if spec.known else None),),
+        inline_bytes=_inline_bytes(item),
     )
 
 
@@ -172,6 +176,7 @@ def _plan_multimodal(
                         "parameters": dict(parameters),
                     },
                     slots=tuple(batch.slots),
+                    inline_bytes=batch.inline_bytes,
                 )
             )
         batch = _Batch()
@@ -197,8 +202,13 @@ def _plan_multimodal(
         batch.images += images
         batch.videos += videos
         batch.texts += texts
+        batch.inline_bytes += _inline_bytes(item)
     flush()
     return requests
+
+
+def _inline_bytes(item: Item) -> int:
+    return sum(image.nbytes or 0 for image in item.images)
 
 
 def _check_single(position: int, spec: ModelSpec, images: int, videos: int, texts: int) -> None:

@@ -171,8 +171,12 @@ class Transport:
             time.sleep(delay)
             retries += 1
 
-    async def apost(self, path: str, body: Mapping[str, Any]) -> Answer:
-        content, headers = self._prepare(body)
+    async def apost(self, path: str, body: Mapping[str, Any], *, offload: bool = False) -> Answer:
+        """``offload``: encode the body in a thread (megabytes of inline images)."""
+        if offload:
+            content, headers = await asyncio.to_thread(self._prepare, body)
+        else:
+            content, headers = self._prepare(body)
         client, url = self._async_client(), self._url(path)
         retries = 0
         while True:
