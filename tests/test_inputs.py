@@ -156,6 +156,15 @@ def test_gif_refused_where_the_model_does_not_take_it(emu: Emulator, client_for:
     _refused(emu, lambda: client.vectors(client.image_items, [gif.getvalue()], "document"), "GIF")
 
 
+def test_sgi_is_accepted_by_qwen3_and_the_emulator(emu: Emulator, client_for: Any) -> None:
+    sgi = io.BytesIO()
+    PILImage.new("RGB", (8, 8), (0, 0, 200)).save(sgi, format="SGI")
+    client = client_for()
+    (vector,) = client.vectors(client.image_items, [sgi.getvalue()], "document")
+    assert len(vector) == 2560
+    assert emu.requests[0].body["input"]["contents"][0]["image"].startswith("data:image/sgi;")
+
+
 def test_invalid_data_uri(emu: Emulator, client_for: Any) -> None:
     client = client_for()
     _refused(
@@ -212,6 +221,8 @@ def test_a_text_that_names_a_file_is_sent_as_text(
         (b"BM......", "bmp"),
         (b"II*\x00....", "tiff"),
         (b"MM\x00*....", "tiff"),
+        (b"icns\0\0\0\x08", "icns"),
+        (b"\x01\xda\x00\x01", "sgi"),
         (b"%PDF-1.7", None),
         (b"", None),
     ],

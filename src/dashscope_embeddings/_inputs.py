@@ -42,6 +42,8 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
     (b"\x00\x00\x01\x00", "ico"),
+    (b"icns", "icns"),
+    (b"\x01\xda", "sgi"),
     (b"BM", "bmp"),
 )
 
@@ -262,8 +264,8 @@ def _checked(
     fmt = detect_image_format(data)
     if fmt is None:
         raise InputError(
-            f"input {position}: {what} is not an image (no PNG, JPEG, WEBP, GIF, BMP, TIFF "
-            "or ICO signature)",
+            f"input {position}: {what} is not an image (no PNG, JPEG, WEBP, GIF, BMP, TIFF, "
+            "ICO, ICNS or SGI signature)",
             input_indices=[position],
         )
     if spec.image_formats is not None and fmt not in spec.image_formats:
