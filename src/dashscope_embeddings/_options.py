@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Mapping
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
@@ -119,8 +119,11 @@ class DashScopeOptions(BaseModel):
 
     _client: DashScopeClient | None = PrivateAttr(default=None)
 
+    _model_field: ClassVar[str]
+    """The field naming the model: ``model`` (LangChain) or ``model_name`` (LlamaIndex)."""
+
     def _model_id(self) -> str:
-        raise NotImplementedError
+        return str(getattr(self, self._model_field))
 
     def _configure(self) -> None:
         """Validate the options and build the client; called at the end of ``__init__``."""
@@ -131,8 +134,12 @@ class DashScopeOptions(BaseModel):
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
+        # Only our options and the model shape requests: a framework's own fields
+        # (LlamaIndex assigns callback_manager at every index build) must not
+        # rebuild the client and repeat its warnings.
+        configures = name in DashScopeOptions.model_fields or name == self._model_field
         private = self.__pydantic_private__
-        if name not in type(self).model_fields or not private or private.get("_client") is None:
+        if not configures or not private or private.get("_client") is None:
             super().__setattr__(name, value)
             return
         # An assigned option takes effect (and is checked) at once, not silently
@@ -258,10 +265,8 @@ class DashScopeOptions(BaseModel):
 
 
 class _ClientOptions(DashScopeOptions):
+    _model_field: ClassVar[str] = "model"
     model: str = DEFAULT_MODEL
-
-    def _model_id(self) -> str:
-        return self.model
 
 
 def create_client(model: str = DEFAULT_MODEL, **options: Any) -> DashScopeClient:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, TypedDict, Union
+from typing import IO, TYPE_CHECKING, Any, ClassVar, TypedDict, Union
 
 from langchain_core.embeddings import Embeddings
 from pydantic import Field, model_validator
@@ -58,6 +58,7 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
     ``dimension`` raises ``InputError`` here, not at the first request.
     """
 
+    _model_field: ClassVar[str] = "model"
     model: str = Field(
         default=DEFAULT_MODEL,
         alias="model_name",
@@ -82,9 +83,6 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
             )
             data = {k: v for k, v in data.items() if k != "client"}
         return data
-
-    def _model_id(self) -> str:
-        return self.model
 
     # -- text: the LangChain Embeddings interface -------------------------------
 

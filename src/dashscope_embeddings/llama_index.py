@@ -21,7 +21,7 @@ import asyncio
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, Literal, Union
+from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
 
 from llama_index.core.base.embeddings.base import Embedding
 from llama_index.core.embeddings import MultiModalEmbedding
@@ -47,13 +47,6 @@ chunk after another, so only the requests of one chunk run concurrently: a
 chunk of 256 is 26 text-embedding-v4 requests, enough for ``max_concurrency``.
 ``batch_size`` (inputs per request) is a separate, per-model setting."""
 
-# Set on live objects by LlamaIndex itself (resolve_embed_model assigns
-# callback_manager whenever an index is built); they change no request, so
-# assigning them must not rebuild the client (and repeat its warnings).
-_FRAMEWORK_FIELDS = (frozenset(MultiModalEmbedding.model_fields) - {"model_name"}) | {
-    "fuse_image_nodes"
-}
-
 
 class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     """DashScope embeddings for LlamaIndex: text, images, video and fused content.
@@ -68,6 +61,7 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     misspelled option is refused instead of being ignored.
     """
 
+    _model_field: ClassVar[str] = "model_name"
     model_name: str = Field(
         default=DEFAULT_MODEL,
         description="Any model of the catalog; unknown names pass through with a warning.",
@@ -100,18 +94,9 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         super().__init__(**kwargs)
         self._configure()
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name in _FRAMEWORK_FIELDS:
-            super(DashScopeOptions, self).__setattr__(name, value)
-        else:
-            super().__setattr__(name, value)
-
     @classmethod
     def class_name(cls) -> str:
         return "DashScopeEmbedding"
-
-    def _model_id(self) -> str:
-        return self.model_name
 
     # -- text and queries: the BaseEmbedding hooks --------------------------------
 
