@@ -34,7 +34,7 @@ def _client(
 
 
 def _embed(client: DashScopeClient, texts: list[str] = TEXTS) -> list[list[float]]:
-    return client.vectors(client.text_items, texts, "document")
+    return client.embed_texts(texts).embeddings
 
 
 def test_vectors_come_back_in_input_order_one_per_input(emulator_options: dict[str, Any]) -> None:
@@ -60,7 +60,7 @@ async def test_async_requests_really_overlap_up_to_max_concurrency(
 ) -> None:
     emu.config.latency = 0.1
     client = _client(emulator_options, max_concurrency=5)
-    vectors = await client.avectors(client.text_items, TEXTS, "document")
+    vectors = (await client.aembed_texts(TEXTS)).embeddings
     assert len(vectors) == len(TEXTS)
     assert emu.stats.max_in_flight == 5
 
@@ -70,7 +70,7 @@ async def test_max_concurrency_holds_across_concurrent_calls_on_one_instance(
 ) -> None:
     emu.config.latency = 0.05
     client = _client(emulator_options, max_concurrency=3)
-    await asyncio.gather(*(client.avectors(client.text_items, TEXTS, "query") for _ in range(3)))
+    await asyncio.gather(*(client.aembed_texts(TEXTS, role="query") for _ in range(3)))
     assert emu.stats.requests == 18
     assert emu.stats.max_in_flight == 3
 
@@ -209,7 +209,7 @@ def test_client_survives_asyncio_run_twice(emulator_options: dict[str, Any]) -> 
     """A pooled async connection must never cross event loops."""
     client = _client(emulator_options)
     for _ in range(2):
-        vectors = asyncio.run(client.avectors(client.text_items, ["x", "y"], "query"))
+        vectors = asyncio.run(client.aembed_texts(["x", "y"], role="query")).embeddings
         assert len(vectors) == 2
 
 
@@ -257,14 +257,14 @@ async def test_big_inline_images_are_read_and_encoded_off_the_event_loop(
     to_thread = asyncio.to_thread
 
     async def spy(func: Any, /, *args: Any, **kwargs: Any) -> Any:
-        if func.__name__ in ("image_items", "_prepare"):  # the emulator offloads too
+        if func.__name__ in ("_image_items", "_prepare"):  # the emulator offloads too
             offloaded.append(func.__name__)
         return await to_thread(func, *args, **kwargs)
 
     monkeypatch.setattr(asyncio, "to_thread", spy)
     client = _client(emulator_options, model="qwen3-vl-embedding")
-    await client.avectors(client.image_items, [small], "document")
-    assert offloaded == ["image_items"]  # file work always, a small body not
-    await client.avectors(client.image_items, [big], "document")
-    assert offloaded == ["image_items", "image_items", "_prepare"]
+    await client.aembed_images([small])
+    assert offloaded == ["_image_items"]  # file work always, a small body not
+    await client.aembed_images([big])
+    assert offloaded == ["_image_items", "_image_items", "_prepare"]
     assert emu.stats.requests == 2

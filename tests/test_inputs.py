@@ -58,7 +58,7 @@ def test_too_many_images_in_one_fused_item(emu: Emulator, client_for: Any) -> No
     item = {"text": "shoe", "images": ["https://example.com/a.png"] * 6}
     error = _refused(
         emu,
-        lambda: client.vectors(client.fused_items, [{"text": "ok"}, item], "document"),
+        lambda: client.embed_fused([{"text": "ok"}, item]).embeddings,
         "input 1",
         "6 images",
         "allows 5",
@@ -72,7 +72,7 @@ def test_image_file_over_the_size_limit(emu: Emulator, client_for: Any, tmp_path
     client = client_for()
     _refused(
         emu,
-        lambda: client.vectors(client.image_items, [_png(), big], "document"),
+        lambda: client.embed_images([_png(), big]).embeddings,
         "input 1",
         "5 MB image limit of qwen3-vl-embedding",
     )
@@ -82,10 +82,10 @@ def test_unreadable_and_non_image_files(emu: Emulator, client_for: Any, tmp_path
     client = client_for()
     notes = tmp_path / "notes.png"
     notes.write_text("just text, whatever the name says")
-    _refused(emu, lambda: client.vectors(client.image_items, [notes], "document"), "not an image")
+    _refused(emu, lambda: client.embed_images([notes]).embeddings, "not an image")
     _refused(
         emu,
-        lambda: client.vectors(client.image_items, [tmp_path / "missing.png"], "document"),
+        lambda: client.embed_images([tmp_path / "missing.png"]).embeddings,
         "input 0",
         "cannot read image file",
     )
@@ -94,7 +94,7 @@ def test_unreadable_and_non_image_files(emu: Emulator, client_for: Any, tmp_path
 @pytest.mark.parametrize("value", [42, 3.5, {"image": "x"}, None])
 def test_unsupported_image_types(emu: Emulator, client_for: Any, value: object) -> None:
     client = client_for()
-    _refused(emu, lambda: client.vectors(client.image_items, [value], "document"), "unsupported")
+    _refused(emu, lambda: client.embed_images([value]).embeddings, "unsupported")
 
 
 def test_local_video_is_refused_with_the_reason(
@@ -105,7 +105,7 @@ def test_local_video_is_refused_with_the_reason(
     client = client_for()
     _refused(
         emu,
-        lambda: client.vectors(client.video_items, [str(video)], "document"),
+        lambda: client.embed_videos([str(video)]).embeddings,
         "input 0",
         "URL",
     )
@@ -113,9 +113,7 @@ def test_local_video_is_refused_with_the_reason(
 
 def test_empty_text(emu: Emulator, client_for: Any) -> None:
     client = client_for("text-embedding-v4")
-    _refused(
-        emu, lambda: client.vectors(client.text_items, ["fine", ""], "document"), "input 1", "empty"
-    )
+    _refused(emu, lambda: client.embed_texts(["fine", ""]).embeddings, "input 1", "empty")
 
 
 def test_instruct_on_a_model_that_does_not_take_it(emu: Emulator, client_for: Any) -> None:
@@ -142,9 +140,7 @@ def test_fusion_on_a_model_without_fusion(emu: Emulator, client_for: Any) -> Non
     client = client_for("multimodal-embedding-v1")
     _refused(
         emu,
-        lambda: client.vectors(
-            client.fused_items, [{"text": "a", "image": "https://e.com/a.png"}], "document"
-        ),
+        lambda: client.embed_fused([{"text": "a", "image": "https://e.com/a.png"}]).embeddings,
         "cannot fuse",
     )
 
@@ -153,14 +149,14 @@ def test_gif_refused_where_the_model_does_not_take_it(emu: Emulator, client_for:
     gif = io.BytesIO()
     PILImage.new("RGB", (4, 4)).save(gif, format="GIF")
     client = client_for()
-    _refused(emu, lambda: client.vectors(client.image_items, [gif.getvalue()], "document"), "GIF")
+    _refused(emu, lambda: client.embed_images([gif.getvalue()]).embeddings, "GIF")
 
 
 def test_sgi_is_accepted_by_qwen3_and_the_emulator(emu: Emulator, client_for: Any) -> None:
     sgi = io.BytesIO()
     PILImage.new("RGB", (8, 8), (0, 0, 200)).save(sgi, format="SGI")
     client = client_for()
-    (vector,) = client.vectors(client.image_items, [sgi.getvalue()], "document")
+    (vector,) = client.embed_images([sgi.getvalue()]).embeddings
     assert len(vector) == 2560
     assert emu.requests[0].body["input"]["contents"][0]["image"].startswith("data:image/sgi;")
 
@@ -169,7 +165,7 @@ def test_invalid_data_uri(emu: Emulator, client_for: Any) -> None:
     client = client_for()
     _refused(
         emu,
-        lambda: client.vectors(client.image_items, ["data:image/png;base64,@@@"], "document"),
+        lambda: client.embed_images(["data:image/png;base64,@@@"]).embeddings,
         "base64",
     )
 
@@ -179,11 +175,14 @@ def test_plain_http_to_a_remote_host_refused_with_a_key() -> None:
         create_client(api_key="k", base_url="http://dashscope.example.com/api/v1")
 
 
-def test_every_local_image_form_becomes_a_data_uri(tmp_path: Path, client_for: Any) -> None:
+def test_every_local_image_form_becomes_a_data_uri(
+    tmp_path: Path, client_for: Any, emu: Emulator
+) -> None:
     png = _png()
     path = tmp_path / "photo.jpg"  # misleading name: the bytes decide the format
     path.write_bytes(png)
-    client = client_for()
+    client = client_for(batch_size=1)
+    url = "https://example.com/cat.jpg"
     forms: list[object] = [
         path,
         str(path),
@@ -192,12 +191,13 @@ def test_every_local_image_form_becomes_a_data_uri(tmp_path: Path, client_for: A
         io.BytesIO(png),
         PILImage.open(io.BytesIO(png)),
         "data:image/png;base64," + base64.b64encode(png).decode(),
+        url,
     ]
-    for item in client.image_items(forms):
-        (image,) = item.images
-        assert image.value.startswith("data:image/png;base64,")
-    url = "https://example.com/cat.jpg"
-    assert client.image_items([url])[0].images[0].value == url
+    client.embed_images(forms)
+    sent = [request.body["input"]["contents"][0]["image"] for request in emu.requests]
+    assert len(sent) == len(forms)
+    assert sent.count(url) == 1
+    assert all(value.startswith("data:image/png;base64,") for value in sent if value != url)
 
 
 def test_a_text_that_names_a_file_is_sent_as_text(
@@ -206,7 +206,7 @@ def test_a_text_that_names_a_file_is_sent_as_text(
     (tmp_path / "hello.txt").write_text("secret file content")
     monkeypatch.chdir(tmp_path)
     client = client_for()
-    client.vectors(client.text_items, ["hello.txt"], "document")
+    client.embed_texts(["hello.txt"])
     (request,) = emu.requests
     assert request.body["input"]["contents"] == [{"text": "hello.txt"}]
 

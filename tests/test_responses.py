@@ -70,7 +70,7 @@ def test_order_is_restored_whatever_the_answer_order(
         for i, kind in enumerate(kinds)
     ]
     client = create_client(model, api_key="k", batch_size=batch_size)
-    requests = client.plan(items, "document")
+    requests = client._plan(items, "document")
     parsed = [parse_response(r, _fake_answer(r, dim), dim) for r in requests]
     result = client._assemble(len(items), parsed)
     assert [v[0] for v in result.embeddings] == [float(i) for i in range(len(items))]

@@ -91,34 +91,64 @@ class DashScopeClient:
     def spec(self) -> ModelSpec:
         return self.config.spec
 
-    # -- input builders: the only place that reads local files ------------------
+    # -- the verbs: one per kind of input, sync and async -----------------------
+    # Each decides its own off-loading: building image and fused items may read
+    # files and base64-encode megabytes, so the async twins do it in a thread;
+    # texts and video URLs are cheap.
 
-    def text_items(self, texts: Sequence[object]) -> list[Item]:
-        return [text_item(t, i) for i, t in enumerate(_as_list(texts))]
+    def embed_texts(self, texts: Sequence[str], role: Role = "document") -> EmbeddingResult:
+        """One vector per text; ``role`` picks the query or document parameters."""
+        return self._embed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role)
 
-    def image_items(self, images: Sequence[object]) -> list[Item]:
+    async def aembed_texts(self, texts: Sequence[str], role: Role = "document") -> EmbeddingResult:
+        return await self._aembed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role)
+
+    def embed_images(self, images: Sequence[object]) -> EmbeddingResult:
+        """One vector per image: URL, data URI, path, bytes, file-like or PIL image."""
+        return self._embed(self._image_items(images), "document")
+
+    async def aembed_images(self, images: Sequence[object]) -> EmbeddingResult:
+        return await self._aembed(await asyncio.to_thread(self._image_items, images), "document")
+
+    def embed_videos(self, urls: Sequence[str]) -> EmbeddingResult:
+        """One vector per video URL (the service fetches videos itself)."""
+        return self._embed([video_item(v, i) for i, v in enumerate(_as_list(urls))], "document")
+
+    async def aembed_videos(self, urls: Sequence[str]) -> EmbeddingResult:
+        items = [video_item(v, i) for i, v in enumerate(_as_list(urls))]
+        return await self._aembed(items, "document")
+
+    def embed_fused(self, items: Sequence[Mapping[str, Any]]) -> EmbeddingResult:
+        """One fused vector per dict of ``text``, ``image``, ``images`` and ``video``."""
+        return self._embed(self._fused_items(items), "document")
+
+    async def aembed_fused(self, items: Sequence[Mapping[str, Any]]) -> EmbeddingResult:
+        return await self._aembed(await asyncio.to_thread(self._fused_items, items), "document")
+
+    def _image_items(self, images: Sequence[object]) -> list[Item]:
         return [image_item(img, i, self.spec) for i, img in enumerate(_as_list(images))]
 
-    def video_items(self, videos: Sequence[object]) -> list[Item]:
-        return [video_item(v, i) for i, v in enumerate(_as_list(videos))]
-
-    def fused_items(self, items: Sequence[object]) -> list[Item]:
+    def _fused_items(self, items: Sequence[object]) -> list[Item]:
         return [fused_item(item, i, self.spec) for i, item in enumerate(_as_list(items))]
 
-    # -- embedding ---------------------------------------------------------------
+    # -- running a call ------------------------------------------------------------
 
-    def plan(self, items: Sequence[Item], role: Role) -> list[PlannedRequest]:
+    def _plan(self, items: Sequence[Item], role: Role) -> list[PlannedRequest]:
         parameters = {**self.config.parameters, **self.config.role_parameters.get(role, {})}
         return plan_requests(items, self.spec, parameters, self.config.batch_size)
 
-    def embed(self, items: Sequence[Item], role: Role = "document") -> EmbeddingResult:
-        requests = self.plan(items, role)
+    def _embed(self, items: Sequence[Item], role: Role) -> EmbeddingResult:
+        if not items:
+            return EmbeddingResult(embeddings=[])
+        requests = self._plan(items, role)
         with self._progress(len(requests)) as tick:
             parsed = self._runner.run(requests, self._send, tick)
         return self._assemble(len(items), parsed)
 
-    async def aembed(self, items: Sequence[Item], role: Role = "document") -> EmbeddingResult:
-        requests = self.plan(items, role)
+    async def _aembed(self, items: Sequence[Item], role: Role) -> EmbeddingResult:
+        if not items:
+            return EmbeddingResult(embeddings=[])
+        requests = self._plan(items, role)
         with self._progress(len(requests)) as tick:
             parsed = await self._runner.arun(requests, self._asend, tick)
         return self._assemble(len(items), parsed)
@@ -165,25 +195,6 @@ class DashScopeClient:
 
     def _progress(self, total: int) -> _Progress:
         return _Progress(total if self.config.show_progress else 0)
-
-    # -- convenience: the shapes adapters need ------------------------------------
-
-    def vectors(
-        self, build: Callable[[Sequence[Any]], list[Item]], values: Sequence[Any], role: Role
-    ) -> list[Vector]:
-        items = build(values)
-        return self.embed(items, role).embeddings if items else []
-
-    async def avectors(
-        self, build: Callable[[Sequence[Any]], list[Item]], values: Sequence[Any], role: Role
-    ) -> list[Vector]:
-        # Building image items may read files and base64-encode megabytes:
-        # keep that off the event loop. Texts and URLs are cheap.
-        if build == self.text_items or build == self.video_items:
-            items = build(values)
-        else:
-            items = await asyncio.to_thread(build, values)
-        return (await self.aembed(items, role)).embeddings if items else []
 
     def close(self) -> None:
         self._transport.close()

@@ -88,17 +88,17 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, embedded as documents."""
-        return self.core_client.vectors(self.core_client.text_items, texts, "document")
+        return self.core_client.embed_texts(texts).embeddings
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of a search query."""
-        return self.core_client.vectors(self.core_client.text_items, [text], "query")[0]
+        return self.core_client.embed_texts([text], role="query").embeddings[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return await self.core_client.avectors(self.core_client.text_items, texts, "document")
+        return (await self.core_client.aembed_texts(texts)).embeddings
 
     async def aembed_query(self, text: str) -> list[float]:
-        return (await self.core_client.avectors(self.core_client.text_items, [text], "query"))[0]
+        return (await self.core_client.aembed_texts([text], role="query")).embeddings[0]
 
     # -- images ------------------------------------------------------------------
 
@@ -108,26 +108,26 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
         The signature vector stores call (``Chroma.add_images``,
         ``similarity_search_by_image``, LanceDB, SingleStoreDB), by keyword ``uris``.
         """
-        return self.core_client.vectors(self.core_client.image_items, uris, "document")
+        return self.core_client.embed_images(uris).embeddings
 
     def embed_images(self, images: Sequence[ImageInput]) -> list[list[float]]:
         """One vector per image, in any accepted form (see ``ImageInput``)."""
-        return self.core_client.vectors(self.core_client.image_items, images, "document")
+        return self.core_client.embed_images(images).embeddings
 
     async def aembed_image(self, uris: list[str]) -> list[list[float]]:
-        return await self.core_client.avectors(self.core_client.image_items, uris, "document")
+        return (await self.core_client.aembed_images(uris)).embeddings
 
     async def aembed_images(self, images: Sequence[ImageInput]) -> list[list[float]]:
-        return await self.core_client.avectors(self.core_client.image_items, images, "document")
+        return (await self.core_client.aembed_images(images)).embeddings
 
     # -- video -------------------------------------------------------------------
 
     def embed_video(self, uris: list[str]) -> list[list[float]]:
         """One vector per video URL; the service fetches videos, so local files are refused."""
-        return self.core_client.vectors(self.core_client.video_items, uris, "document")
+        return self.core_client.embed_videos(uris).embeddings
 
     async def aembed_video(self, uris: list[str]) -> list[list[float]]:
-        return await self.core_client.avectors(self.core_client.video_items, uris, "document")
+        return (await self.core_client.aembed_videos(uris)).embeddings
 
     # -- fused -------------------------------------------------------------------
 
@@ -139,9 +139,9 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
         Models without fusion (``multimodal-embedding-v1``, ``tongyi-embedding-vision-plus``
         and ``-flash``, text models) raise ``InputError`` before any request.
         """
-        return self.core_client.vectors(self.core_client.fused_items, items, "document")
+        return self.core_client.embed_fused(items).embeddings
 
     async def aembed_multimodal(
         self, items: Sequence[MultimodalItem | Mapping[str, Any]]
     ) -> list[list[float]]:
-        return await self.core_client.avectors(self.core_client.fused_items, items, "document")
+        return (await self.core_client.aembed_fused(items)).embeddings

@@ -101,10 +101,10 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     # -- text and queries: the BaseEmbedding hooks --------------------------------
 
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.core_client.vectors(self.core_client.text_items, [query], "query")[0]
+        return self.core_client.embed_texts([query], role="query").embeddings[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        return (await self.core_client.avectors(self.core_client.text_items, [query], "query"))[0]
+        return (await self.core_client.aembed_texts([query], role="query")).embeddings[0]
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
@@ -113,10 +113,10 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.core_client.vectors(self.core_client.text_items, texts, "document")
+        return self.core_client.embed_texts(texts).embeddings
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return await self.core_client.avectors(self.core_client.text_items, texts, "document")
+        return (await self.core_client.aembed_texts(texts)).embeddings
 
     # -- images: the MultiModalEmbedding hooks ------------------------------------
 
@@ -127,12 +127,10 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         return (await self._aget_image_embeddings([img_file_path]))[0]
 
     def _get_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
-        return self.core_client.vectors(self.core_client.image_items, img_file_paths, "document")
+        return self.core_client.embed_images(img_file_paths).embeddings
 
     async def _aget_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
-        return await self.core_client.avectors(
-            self.core_client.image_items, img_file_paths, "document"
-        )
+        return (await self.core_client.aembed_images(img_file_paths)).embeddings
 
     # -- fused text + image(s) + video --------------------------------------------
 
@@ -169,12 +167,12 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
 
     def get_multimodal_embedding_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Embedding]:
         """One fused vector per dict of ``text``, ``image``, ``images`` and ``video``."""
-        return self.core_client.vectors(self.core_client.fused_items, items, "document")
+        return self.core_client.embed_fused(items).embeddings
 
     async def aget_multimodal_embedding_batch(
         self, items: Sequence[Mapping[str, Any]]
     ) -> list[Embedding]:
-        return await self.core_client.avectors(self.core_client.fused_items, items, "document")
+        return (await self.core_client.aembed_fused(items)).embeddings
 
     # -- IngestionPipeline ---------------------------------------------------------
 
