@@ -28,7 +28,11 @@ class EmulatorConfig:
     jitter: float = 0.0
     """Extra uniform random delay in ``[0, jitter]`` seconds per request."""
     rpm: int | None = None
-    """Requests allowed per sliding 60 s window; above it: 429 ``Throttling.RateQuota``."""
+    """Requests allowed per minute; above it: 429 ``Throttling.RateQuota``."""
+    rpm_window: float = 60.0
+    """Seconds of the sliding window ``rpm`` is counted over, allowing
+    ``rpm * rpm_window / 60`` requests per window: a shorter one enforces the same
+    rate without minute-long bursts (and lets tests see a minute's quota in seconds)."""
     error_rate: float = 0.0
     """Probability of a random 500 ``InternalError`` / 503 ``ServiceUnavailable``."""
     reset_rate: float = 0.0
@@ -74,6 +78,10 @@ def _seconds(value: object) -> bool:
     return _number(value) and value >= 0
 
 
+def _positive(value: object) -> bool:
+    return _number(value) and value > 0
+
+
 def _rate(value: object) -> bool:
     return _number(value) and 0.0 <= value <= 1.0
 
@@ -103,6 +111,7 @@ _RULES: Mapping[str, tuple[Callable[[object], bool], str]] = MappingProxyType(
         "reset_rate": (_rate, "a number between 0 and 1"),
         "slow_rate": (_rate, "a number between 0 and 1"),
         "rpm": (_rpm, "a positive integer or None"),
+        "rpm_window": (_positive, "a number > 0"),
         "port": (_port, "an integer between 0 and 65535"),
         "max_records": (_count, "an integer >= 0"),
         "max_body_bytes": (_size, "an integer >= 1"),

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = ["RecordedRequest", "Recorder", "Stats"]
@@ -35,6 +36,8 @@ class RecordedRequest:
     outcome: str = "pending"
     """``"answered"``, ``"reset"`` (dropped on purpose), ``"client_disconnected"`` or
     ``"pending"``."""
+    arrived: float = field(default_factory=time.monotonic)
+    """``time.monotonic()`` when its headers arrived: count requests per time window."""
 
     def __repr__(self) -> str:
         # Records end up in assertion messages and logs; the key must not.
