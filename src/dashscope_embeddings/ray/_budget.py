@@ -4,11 +4,12 @@ The cluster actor holds one ``Budget``. The quota is a rate: each request
 costs ``60 / requests_per_minute`` seconds of schedule and each token
 ``60 / tokens_per_minute``; a request costs the larger of its two. The budget
 hands out consecutive, non-overlapping slices of that schedule (leases), each
-worth about ``LEASE_SECONDS``; a worker spends its slice evenly on its own
-requests without asking again. Because slices never overlap and no slice
-starts before "now", any window of the cluster's traffic holds at most the
-quota's share of it (plus one request per slice boundary): no burst credit
-builds up while the cluster is idle.
+worth about ``SLICE_REQUESTS`` requests and at most ``LEASE_SECONDS``; a
+worker spends its slice on its own requests without asking again, and gives
+back what it did not spend when its batch is done (handed out again first).
+Because slices never overlap and no slice starts before "now", any window
+of the cluster's traffic holds at most the quota's share of it (plus one
+request per slice boundary): no burst credit builds up while it is idle.
 
 A 429 anywhere slows everyone (multiplicative decrease, once per
 ``CUT_INTERVAL``: the 429s of one overshoot arrive together and must not cut
@@ -24,10 +25,12 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
-__all__ = ["LEASE_SECONDS", "Budget", "Lease"]
+__all__ = ["Budget", "Lease"]
 
 LEASE_SECONDS = 0.5
-"""Schedule per lease: short, so a slow-down reaches every worker within it."""
+"""Longest slice: short, so a slow-down reaches every worker within it."""
+SLICE_REQUESTS = 4
+"""Requests per slice: few, so a worker whose batch ends mid-slice wastes little."""
 CUT_INTERVAL = 2.0
 DECREASE = 0.5
 INCREASE = 0.01
@@ -66,6 +69,8 @@ class Budget:
         self._paused_until = -math.inf
         self._last_cut = -math.inf
         self._sent: deque[tuple[float, int]] = deque()
+        self._holes: list[tuple[float, float]] = []
+        """Unspent tails given back before the cursor: handed out again first."""
 
     def configure(self, requests_per_minute: float | None, tokens_per_minute: float | None) -> None:
         """The latest stage to start sets the quota (they share one account)."""
@@ -89,19 +94,42 @@ class Budget:
         """
         self._record(now, sent, succeeded)
         request_cost, token_cost = self._costs()
-        start = max(self._cursor, self._paused_until, now)
-        duration = max(LEASE_SECONDS, request_cost, tokens * token_cost)
-        if request_cost or token_cost:
-            self._cursor = start + duration
-        return Lease(start - now, duration, request_cost, token_cost, ticket=start + duration)
+        one = max(request_cost, tokens * token_cost)
+        if not one:
+            return Lease(0.0, LEASE_SECONDS, 0.0, 0.0, ticket=now + LEASE_SECONDS)
+        duration = max(one, min(LEASE_SECONDS, SLICE_REQUESTS * one))
+        earliest = max(self._paused_until, now)
+        start, end = self._from_hole(earliest, one, duration)
+        if start is None:
+            start = max(self._cursor, earliest)
+            end = self._cursor = start + duration
+        return Lease(start - now, end - start, request_cost, token_cost, ticket=end)
+
+    def _from_hole(
+        self, earliest: float, one: float, duration: float
+    ) -> tuple[float | None, float]:
+        """Up to ``duration`` of the earliest given-back hole that still fits one request."""
+        self._holes = [(max(a, earliest), b) for a, b in self._holes if b - max(a, earliest) >= one]
+        if not self._holes:
+            return None, 0.0
+        self._holes.sort()
+        start, end = self._holes.pop(0)
+        if end - start > duration:
+            self._holes.append((start + duration, end))
+            end = start + duration
+        return start, end
 
     def give_back(
         self, now: float, ticket: float, unused: float, sent: int, succeeded: int
     ) -> None:
-        """Take back the unspent tail of a slice, when no slice was handed out after it."""
+        """Take back the unspent tail ``unused`` of the slice ending at ``ticket``."""
         self._record(now, sent, succeeded)
-        if unused > 0 and ticket == self._cursor:
+        if unused <= 0:
+            return
+        if ticket == self._cursor:
             self._cursor = max(now, self._cursor - unused)
+        else:
+            self._holes.append((ticket - unused, ticket))
 
     def throttled(self, now: float, retry_after: float | None) -> None:
         if retry_after:
