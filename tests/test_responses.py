@@ -23,34 +23,6 @@ from dashscope_embeddings._responses import error_from_response, parse_response
 _img = Image("https://example.com/a.png")
 
 
-def _fake_answer(request: PlannedRequest, dim: int, order: str = "reversed") -> bytes:
-    """What a faithful service might answer: vector[0] carries the input's tag."""
-    key = "texts" if "texts" in request.body["input"] else "contents"
-    elements = request.body["input"][key]
-    results = []
-    for slot in request.slots:
-        source = elements[slot.index] if key == "texts" else request.body["input"][key]
-        text = source if isinstance(source, str) else _first_text(source, slot.index)
-        vector = [float(text.removeprefix("t"))] + [0.0] * (dim - 1)
-        kind = next(iter(sorted(slot.types))) if slot.types else None
-        entry: dict[str, Any] = {
-            ("text_index" if key == "texts" else "index"): slot.index,
-            "embedding": vector,
-        }
-        if kind:
-            entry["type"] = kind
-        results.append(entry)
-    if order == "reversed":
-        results.reverse()
-    return orjson.dumps({"output": {"embeddings": results}, "usage": {"total_tokens": 1}})
-
-
-def _first_text(contents: list[dict[str, Any]], index: int) -> str:
-    if "text" in contents[index]:
-        return str(contents[index]["text"])
-    return next(c["text"] for c in contents if "text" in c)
-
-
 def _request(n: int = 3) -> PlannedRequest:
     (request,) = plan_requests(
         [Item(text=f"t{i}") for i in range(n)], CATALOG["qwen3-vl-embedding"], {}
