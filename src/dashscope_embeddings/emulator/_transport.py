@@ -52,21 +52,12 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.stats = Stats()
         """Counters as on the socket emulator (``max_in_flight`` counts concurrent calls)."""
 
-    def inject(
-        self,
-        status: int | None = None,
-        *,
-        times: int = 1,
-        retry_after: int | None = None,
-        code: str | None = None,
-        message: str | None = None,
-        reset: bool = False,
-    ) -> None:
-        """Script the fate of the next ``times`` requests, as ``Emulator.inject`` (no delays)."""
-        fault = Fault(
-            status=status, reset=reset, retry_after=retry_after, code=code, message=message
-        )
-        self._faults.inject(fault, times)
+    def inject(self, status: int | None = None, *, times: int = 1, **fault: Any) -> None:
+        """Script the next ``times`` requests: the arguments of ``Emulator.inject``.
+
+        A ``delay`` is accepted and ignored, as is all waiting here.
+        """
+        self._faults.inject(Fault(status=status, **fault), times)
 
     @property
     def requests(self) -> list[RecordedRequest]:
