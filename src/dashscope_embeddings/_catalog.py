@@ -103,7 +103,6 @@ class ModelSpec:
     parameters: frozenset[str] = frozenset()
     """Optional request parameters the model takes, besides ``dimension``."""
     output_types: tuple[str, ...] = ("dense",)
-    regions: frozenset[str] = frozenset({"cn-beijing"})
     dimension_hint: str | None = None
     """Added to the error for a refused dimension (where to get other sizes)."""
     known: bool = True
@@ -194,7 +193,6 @@ _MODELS = (
             max_video_bytes=10 * MB,
             max_text_tokens=1024,
             image_formats=_IMAGE_FORMATS_LEGACY,
-            regions=frozenset({"cn-beijing", "ap-southeast-1"}),
             dimension_hint=_SNAPSHOT_HINT.format(f"tongyi-embedding-vision-{size}"),
         )
         for size, dim in (("plus", 1152), ("flash", 768))
@@ -227,7 +225,6 @@ _MODELS = (
         max_text_tokens=8192,
         parameters=frozenset({"text_type", "output_type"}),
         output_types=_TEXT_OUTPUT_TYPES,
-        regions=frozenset({"ap-southeast-1"}),
     ),
     *(
         _text(
@@ -281,7 +278,6 @@ def lookup(name: str, *, warn: bool = True, stacklevel: int = 2) -> ModelSpec:
         fusion=Fusion.NONE if is_text else Fusion.FLAG,
         max_multi_images=0 if is_text else 64,
         output_types=_TEXT_OUTPUT_TYPES if is_text else ("dense",),
-        regions=frozenset(REGIONS),
         known=False,
     )
 

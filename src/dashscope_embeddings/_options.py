@@ -9,7 +9,6 @@ made (and again when one is assigned), never at the first request.
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -179,7 +178,9 @@ class DashScopeOptions(BaseModel):
         return state
 
     def _client_config(self) -> ClientConfig:
-        # Both warnings below point at the caller of the adapter's __init__.
+        # The unknown-model warning points at the caller of the adapter's __init__.
+        # No model/region availability warning: the vendor's lists change faster
+        # than any table here, and the service's own answer is authoritative.
         spec = lookup(self._model_id(), stacklevel=4)
         try:
             region = resolve_region(self.region)
@@ -187,12 +188,6 @@ class DashScopeOptions(BaseModel):
             raise InputError(
                 f"unknown region {self.region!r}; use one of {sorted(REGIONS)} (or 'intl')"
             ) from None
-        if self.base_url is None and region not in spec.regions:
-            warnings.warn(
-                f"{spec.name} is not offered in {region} (offered in {sorted(spec.regions)})",
-                UserWarning,
-                stacklevel=4,
-            )
         self._check_parameters(spec)
         parameters: dict[str, Any] = {}
         if self.dimension is not None and (spec.dimension_configurable or not spec.known):
