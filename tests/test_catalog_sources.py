@@ -12,9 +12,7 @@ from dashscope_embeddings.langchain import DashScopeEmbeddings
 @pytest.mark.parametrize("name", sorted(CATALOG))
 def test_each_model_names_its_vendor_source(name: str) -> None:
     source = CATALOG[name].source
-    assert any(doc in source for doc in ("EN:", "ZH:", "TEXT:", "Not in the current vendor")), (
-        name
-    )
+    assert any(doc in source for doc in ("EN:", "ZH:", "TEXT:", "Not in the current vendor")), name
 
 
 def test_legacy_text_models_have_no_invented_token_limit(emu: Emulator) -> None:

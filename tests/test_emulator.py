@@ -200,8 +200,8 @@ REFUSED: list[tuple[str, str, Any, list[str]]] = [
     (
         "enable_fusion not taken",
         MM,
-        mm(SNAP.name, ["x"], enable_fusion=True),
-        ["'enable_fusion'", SNAP.name, "same content object"],
+        mm(V1.name, ["x"], enable_fusion=True),
+        ["'enable_fusion'", V1.name],
     ),
     ("enable_fusion not a bool", MM, mm(Q3.name, ["x"], enable_fusion="yes"), ["boolean"]),
     ("res_level too high", MM, mm(SNAP.name, ["x"], res_level=4), ["'res_level'", "[0, 3]", "4"]),
@@ -270,18 +270,6 @@ REFUSED: list[tuple[str, str, Any, list[str]]] = [
         TEXT,
         tx(T4.name, ["x"] * ((T4.max_elements or 0) + 1)),
         [f"at most {T4.max_elements} texts"],
-    ),
-    (
-        "fused object on qwen3",
-        MM,
-        mm(Q3.name, [{"text": "x", "image": URL}]),
-        ["contents[0]", "enable_fusion"],
-    ),
-    (
-        "fused object on qwen2.5-vl",
-        MM,
-        mm(Q25.name, [{"text": "x", "video": VIDEO}]),
-        ["contents[0]", "fuses the whole request"],
     ),
     (
         "fused object on vision-plus",

@@ -22,6 +22,7 @@ def test_tongyi_usage_details_are_kept_flattened_and_summed(emu: Emulator) -> No
     assert "input_tokens_details.image_tokens" in singles[0]
     assert singles[0].keys() == both.usage.keys()
     assert {k: singles[0][k] + singles[1][k] for k in singles[0]} == both.usage
-    assert singles[0]["input_tokens_details.text_tokens"] != singles[1][
-        "input_tokens_details.text_tokens"
-    ]
+    assert (
+        singles[0]["input_tokens_details.text_tokens"]
+        != singles[1]["input_tokens_details.text_tokens"]
+    )

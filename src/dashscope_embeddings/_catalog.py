@@ -72,8 +72,7 @@ PARAMETER_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
     {"res_level": (0, 3), "fps": (0.0, 1.0), "max_video_frames": (1, 64)}
 )
 
-# DIB (a BMP without its file header) has no signature to detect: not listed.
-_IMAGE_FORMATS_QWEN = frozenset({"jpeg", "png", "webp", "bmp", "tiff", "ico", "icns", "sgi"})
+_IMAGE_FORMATS_QWEN = frozenset({"jpeg", "png", "webp", "bmp", "tiff", "ico", "dib", "icns", "sgi"})
 _IMAGE_FORMATS_LEGACY = frozenset({"jpeg", "png", "bmp"})
 _TEXT_OUTPUT_TYPES = ("dense", "sparse", "dense&sparse")
 

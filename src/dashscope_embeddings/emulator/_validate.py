@@ -144,14 +144,13 @@ def _parameters(body: Mapping[str, Any], spec: ModelSpec) -> dict[str, Any]:
         raise Refusal("'parameters' must be a JSON object.")
     # A null option means "not set" for lenient clients.
     params = {k: v for k, v in raw.items() if v is not None}
+    if spec.fusion in (Fusion.SAME_OBJECT, Fusion.ONLY):
+        # Documented as "not used" by these models, not as an error: they fuse by
+        # content object (2026-03-06 snapshots) or always (qwen2.5-vl).
+        params.pop("enable_fusion", None)
     for name in _OPTIONAL:
         if name in params and not spec.takes(name):
-            hint = ""
-            if name == "enable_fusion" and spec.fusion is Fusion.SAME_OBJECT:
-                hint = " It fuses text, image and video placed in the same content object."
-            elif name == "enable_fusion" and spec.fusion is Fusion.ONLY:
-                hint = " It always fuses the whole request."
-            raise Refusal(f"Parameter '{name}' is not supported by model {spec.name}.{hint}")
+            raise Refusal(f"Parameter '{name}' is not supported by model {spec.name}.")
     for name, (low, high) in PARAMETER_RANGES.items():
         if name not in params:
             continue
@@ -272,14 +271,13 @@ def _content(raw: object, where: str, spec: ModelSpec) -> Content:
         images=(_check_image(raw["image"], where, spec),) if "image" in raw else (),
         video=_check_video(raw["video"], where) if "video" in raw else None,
     )
-    if content.kind == "fused" and spec.fusion is not Fusion.SAME_OBJECT:
-        how = {
-            Fusion.FLAG: "send them as separate elements with parameters.enable_fusion=true",
-            Fusion.ONLY: "send them as separate elements; the model fuses the whole request",
-        }.get(spec.fusion, "this model has independent embeddings only")
+    # Every fusing family takes text, image and video in one content object: the
+    # 2026-03-06 snapshots' documented form, qwen3-vl's in the zh/ja documents,
+    # and qwen2.5-vl's "fused object".
+    if content.kind == "fused" and spec.fusion is Fusion.NONE:
         raise Refusal(
             f"{where}: model {spec.name} does not fuse several modalities placed in one "
-            f"content object ({how})."
+            "content object (this model has independent embeddings only)."
         )
     return content
 
