@@ -16,7 +16,8 @@ words and image colours share dimensions, so small demos behave sensibly),
 shapes ``usage`` per model family, returns results out of input order, and
 injects latency, throttling, errors, resets and slow answers on demand. It
 never reaches the network: image and video URLs are embedded from their
-words, not fetched. Needs the ``emulator`` extra (h11, Pillow).
+words, not fetched. Image colours need Pillow (the ``emulator`` extra);
+without it images are still embedded, from a hash of their bytes.
 """
 
 from ._config import EmulatorConfig

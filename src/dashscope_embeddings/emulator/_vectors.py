@@ -24,6 +24,7 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
@@ -155,7 +156,7 @@ def url_vector(url: str, dimension: int, kind: str) -> Vector:
     return _normalised(vector)
 
 
-def _look(data: bytes) -> tuple[list[float], str] | None:
+def _look(data: bytes, pil: Any) -> tuple[list[float], str] | None:
     """Share of pixels nearest each palette colour, and a digest of the pixels.
 
     ``None`` if Pillow cannot read the bytes. The digest is of decoded pixels,
@@ -163,15 +164,11 @@ def _look(data: bytes) -> tuple[list[float], str] | None:
     image, say) keeps its vector, as it would with a real model.
     """
     try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow is part of the emulator extra
-        return None
-    try:
         with warnings.catch_warnings():
             # Decompression-bomb warnings are about untrusted huge images; we
             # only thumbnail, and the byte limit was checked before.
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as img:
+            with pil.open(io.BytesIO(data)) as img:
                 size = img.size
                 img.draft("RGB", (_THUMBNAIL * 4, _THUMBNAIL * 4))  # fast JPEG downscale
                 raw = img.convert("RGB").resize((_THUMBNAIL, _THUMBNAIL)).tobytes()
@@ -198,8 +195,17 @@ def image_vector(data: bytes, dimension: int) -> Vector | None:
     """An inline image: its colour histogram on the palette plus a small content hash.
 
     ``None`` when the bytes do not decode: the service refuses such images.
+    Without Pillow (the emulator installed without its extra) nothing is
+    decoded: the vector is a stable hash of the bytes, with no colour meaning,
+    rather than a refusal that would blame a valid image.
     """
-    look = _look(data)
+    try:
+        from PIL import Image
+    except ImportError:
+        vector = [0.0] * dimension
+        _identity_into(vector, "emu-image-bytes", hashlib.sha256(data).hexdigest(), 1.0)
+        return _normalised(vector)
+    look = _look(data, Image)
     if look is None:
         return None
     histogram, digest = look
