@@ -8,6 +8,7 @@ made (and again when one is assigned), never at the first request.
 
 from __future__ import annotations
 
+import enum
 import os
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
@@ -133,6 +134,10 @@ class DashScopeOptions(BaseModel):
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, str) and isinstance(value, enum.Enum):
+            # A string enum (the llama_index migration names) stands for its value,
+            # as it does at construction, where pydantic converts it.
+            value = value.value
         # Only our options and the model shape requests: a framework's own fields
         # (LlamaIndex assigns callback_manager at every index build) must not
         # rebuild the client and repeat its warnings.
