@@ -24,10 +24,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
 
-from llama_index.core.base.embeddings.base import Embedding
-from llama_index.core.embeddings import MultiModalEmbedding
-from llama_index.core.schema import BaseNode, ImageDocument, ImageNode, ImageType, MetadataMode
 from pydantic import Field, SecretStr
+
+from ._extras import missing_extra
+
+try:
+    from llama_index.core.base.embeddings.base import Embedding
+    from llama_index.core.embeddings import MultiModalEmbedding
+    from llama_index.core.schema import BaseNode, ImageDocument, ImageNode, ImageType, MetadataMode
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "llama_index", "llama-index") from error
 
 from ._catalog import DEFAULT_MODEL
 from ._errors import InputError
