@@ -113,10 +113,25 @@ def _normalised(vector: Vector) -> Vector:
     return [x / norm for x in vector]
 
 
+# Function words say nothing about a text's subject; counted, they would make
+# "a red apple" as close to "the sea is red" as to "apples are red".
+_STOP_WORDS = frozenset(
+    "a an the of and or is are was were be to in on at by for from with as that this it its "
+    "because".split()
+)
+
+
+def _stem(word: str) -> str:
+    """A plural's singular, crudely ("apples" -> "apple"), so that a word and its plural meet."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 def _words_into(vector: Vector, words: Iterable[str]) -> bool:
     dimension = len(vector)
     added = False
-    for word in words:
+    for word in (_stem(w) for w in words if w not in _STOP_WORDS):
         colour = _COLOUR_WORDS.get(word)
         if colour is not None and colour < dimension:
             vector[colour] += _COLOUR_WEIGHT
