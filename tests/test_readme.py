@@ -15,8 +15,8 @@ import subprocess
 import sys
 
 import pytest
-from _scripts import ROOT
 
+from _scripts import ROOT
 from dashscope_embeddings.emulator import Emulator
 
 README = ROOT / "README.md"

@@ -55,7 +55,6 @@ ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
 a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
 
 
-
 # The names of llama-index-embeddings-dashscope, so that switching is an import
 # change. String enums: a member is accepted (and stored as the plain string)
 # wherever a model name or text type is.

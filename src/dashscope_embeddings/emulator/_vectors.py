@@ -116,9 +116,11 @@ def _normalised(vector: Vector) -> Vector:
 # Function words say nothing about a text's subject; counted, they would make
 # "a red apple" as close to "the sea is red" as to "apples are red".
 _STOP_WORDS = frozenset(
-    "a an the of and or is are was were be to in on at by for from with as that this it its "
-    "because".split()
-)
+    {
+        "a", "an", "the", "of", "and", "or", "is", "are", "was", "were", "be", "to", "in",
+        "on", "at", "by", "for", "from", "with", "as", "that", "this", "it", "its", "because",
+    }
+)  # fmt: skip
 
 
 def _stem(word: str) -> str:
