@@ -58,6 +58,8 @@ class EmbeddingResult:
     embeddings: list[Vector]
     sparse_embeddings: list[SparseVector] | None = None
     usage: dict[str, int] = field(default_factory=dict)
+    """Every integer usage field the service sent, summed over the call's requests;
+    nested fields flattened with dots (``input_tokens_details.image_tokens``)."""
     request_ids: list[str] = field(default_factory=list)
 
 

@@ -48,6 +48,12 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# A DIB is a BMP without its 14-byte file header: it starts with the size of
+# its info header, one of these (core, info, v2, v3, v4, v5).
+_DIB_HEADER_SIZES = frozenset({12, 40, 52, 56, 108, 124})
+_BIT_COUNTS = frozenset({1, 2, 4, 8, 16, 24, 32})
+
+
 def detect_image_format(data: bytes) -> str | None:
     """The image format of ``data`` from its first bytes, or ``None``."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -55,7 +61,21 @@ def detect_image_format(data: bytes) -> str | None:
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
-    return None
+    return "dib" if _is_dib(data) else None
+
+
+def _is_dib(data: bytes) -> bool:
+    # No signature: the header size, one plane and a valid bit count together
+    # make a false match on text or another format vanishingly unlikely.
+    if len(data) < 16:
+        return False
+    header = int.from_bytes(data[:4], "little")
+    if header not in _DIB_HEADER_SIZES:
+        return False
+    at = 8 if header == 12 else 12  # the core header has 16-bit width and height
+    planes = int.from_bytes(data[at : at + 2], "little")
+    bits = int.from_bytes(data[at + 2 : at + 4], "little")
+    return planes == 1 and bits in _BIT_COUNTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,8 +284,8 @@ def _checked(
     fmt = detect_image_format(data)
     if fmt is None:
         raise InputError(
-            f"input {position}: {what} is not an image (no PNG, JPEG, WEBP, GIF, BMP, TIFF, "
-            "ICO, ICNS or SGI signature)",
+            f"input {position}: {what} is not an image (no PNG, JPEG, WEBP, GIF, BMP, DIB, "
+            "TIFF, ICO, ICNS or SGI header)",
             input_indices=[position],
         )
     if spec.image_formats is not None and fmt not in spec.image_formats:

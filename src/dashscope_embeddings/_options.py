@@ -8,8 +8,8 @@ made (and again when one is assigned), never at the first request.
 
 from __future__ import annotations
 
+import enum
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
@@ -134,6 +134,10 @@ class DashScopeOptions(BaseModel):
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, str) and isinstance(value, enum.Enum):
+            # A string enum (the llama_index migration names) stands for its value,
+            # as it does at construction, where pydantic converts it.
+            value = value.value
         # Only our options and the model shape requests: a framework's own fields
         # (LlamaIndex assigns callback_manager at every index build) must not
         # rebuild the client and repeat its warnings.
@@ -179,7 +183,9 @@ class DashScopeOptions(BaseModel):
         return state
 
     def _client_config(self) -> ClientConfig:
-        # Both warnings below point at the caller of the adapter's __init__.
+        # The unknown-model warning points at the caller of the adapter's __init__.
+        # No model/region availability warning: the vendor's lists change faster
+        # than any table here, and the service's own answer is authoritative.
         spec = lookup(self._model_id(), stacklevel=4)
         try:
             region = resolve_region(self.region)
@@ -187,12 +193,6 @@ class DashScopeOptions(BaseModel):
             raise InputError(
                 f"unknown region {self.region!r}; use one of {sorted(REGIONS)} (or 'intl')"
             ) from None
-        if self.base_url is None and region not in spec.regions:
-            warnings.warn(
-                f"{spec.name} is not offered in {region} (offered in {sorted(spec.regions)})",
-                UserWarning,
-                stacklevel=4,
-            )
         self._check_parameters(spec)
         parameters: dict[str, Any] = {}
         if self.dimension is not None and (spec.dimension_configurable or not spec.known):

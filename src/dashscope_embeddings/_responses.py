@@ -117,8 +117,27 @@ def parse_response(
     ]
     if missing:
         raise fail(f"no result for {index_key} {missing}")
-    parsed.usage = {k: v for k, v in (payload.get("usage") or {}).items() if isinstance(v, int)}
+    parsed.usage = flatten_usage(payload.get("usage"))
     return parsed
+
+
+def flatten_usage(usage: Any, prefix: str = "") -> dict[str, int]:
+    """Every integer of ``usage``, nested objects flattened to dotted names.
+
+    The tongyi models nest ``input_tokens_details: {image_tokens, text_tokens}``;
+    flat names (``input_tokens_details.image_tokens``) keep ``usage`` one
+    ``dict[str, int]`` that sums field by field over the requests of a call.
+    """
+    if not isinstance(usage, dict):
+        return {}
+    flat: dict[str, int] = {}
+    for key, value in usage.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(flatten_usage(value, f"{name}."))
+        elif isinstance(value, int) and not isinstance(value, bool):
+            flat[name] = value
+    return flat
 
 
 def _sparse(value: Any, fail: Any) -> SparseVector:

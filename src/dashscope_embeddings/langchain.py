@@ -19,8 +19,14 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TypedDict, Union
 
-from langchain_core.embeddings import Embeddings
 from pydantic import Field, model_validator
+
+from ._extras import missing_extra
+
+try:
+    from langchain_core.embeddings import Embeddings
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "langchain_core", "langchain") from error
 
 from ._catalog import DEFAULT_MODEL
 from ._options import DashScopeOptions

@@ -18,15 +18,22 @@ and raises typed errors naming the inputs concerned.
 from __future__ import annotations
 
 import asyncio
+import enum
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
 
-from llama_index.core.base.embeddings.base import Embedding
-from llama_index.core.embeddings import MultiModalEmbedding
-from llama_index.core.schema import BaseNode, ImageDocument, ImageNode, ImageType, MetadataMode
 from pydantic import Field, SecretStr
+
+from ._extras import missing_extra
+
+try:
+    from llama_index.core.base.embeddings.base import Embedding
+    from llama_index.core.embeddings import MultiModalEmbedding
+    from llama_index.core.schema import BaseNode, ImageDocument, ImageNode, ImageType, MetadataMode
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "llama_index", "llama-index") from error
 
 from ._catalog import DEFAULT_MODEL
 from ._errors import InputError
@@ -35,11 +42,53 @@ from ._options import DashScopeOptions
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["DashScopeEmbedding", "ImageInput"]
+__all__ = [
+    "DashScopeEmbedding",
+    "DashScopeMultiModalEmbeddingModels",
+    "DashScopeTextEmbeddingModels",
+    "DashScopeTextEmbeddingType",
+    "ImageInput",
+]
 
 ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
 """An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
 a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
+
+
+# The names of llama-index-embeddings-dashscope, so that switching is an import
+# change. String enums: a member is accepted (and stored as the plain string)
+# wherever a model name or text type is.
+class DashScopeTextEmbeddingModels(str, enum.Enum):
+    """Text embedding models (``model_name=``)."""
+
+    TEXT_EMBEDDING_V1 = "text-embedding-v1"
+    TEXT_EMBEDDING_V2 = "text-embedding-v2"
+    TEXT_EMBEDDING_V3 = "text-embedding-v3"
+    TEXT_EMBEDDING_V4 = "text-embedding-v4"
+
+
+class DashScopeTextEmbeddingType(str, enum.Enum):
+    """``text_type=`` of text embedding models."""
+
+    TEXT_TYPE_QUERY = "query"
+    TEXT_TYPE_DOCUMENT = "document"
+
+
+class DashScopeMultiModalEmbeddingModels(str, enum.Enum):
+    """Multimodal embedding models (``model_name=``).
+
+    The retired ``MULTIMODAL_EMBEDDING_ONE_PEACE_V1`` is not offered: the
+    service no longer serves it.
+    """
+
+    QWEN3_VL_EMBEDDING = "qwen3-vl-embedding"
+    QWEN2_5_VL_EMBEDDING = "qwen2.5-vl-embedding"
+    TONGYI_EMBEDDING_VISION_PLUS_2026_03_06 = "tongyi-embedding-vision-plus-2026-03-06"
+    TONGYI_EMBEDDING_VISION_FLASH_2026_03_06 = "tongyi-embedding-vision-flash-2026-03-06"
+    TONGYI_EMBEDDING_VISION_PLUS = "tongyi-embedding-vision-plus"
+    TONGYI_EMBEDDING_VISION_FLASH = "tongyi-embedding-vision-flash"
+    MULTIMODAL_EMBEDDING_V1 = "multimodal-embedding-v1"
+
 
 DEFAULT_EMBED_BATCH_SIZE = 256
 """Inputs per LlamaIndex chunk. LlamaIndex's sync batch methods embed one

@@ -18,7 +18,8 @@ injects latency, throttling, errors, resets and slow answers on demand.
 ``EmulatorTransport`` is the same service as an ``httpx`` transport, for
 tests without sockets, threads or timing. It
 never reaches the network: image and video URLs are embedded from their
-words, not fetched. Needs the ``emulator`` extra (h11, Pillow).
+words, not fetched. Image colours need Pillow (the ``emulator`` extra);
+without it images are still embedded, from a hash of their bytes.
 """
 
 from ._config import EmulatorConfig

@@ -136,16 +136,17 @@ def _multimodal_results(request: MultimodalRequest) -> list[dict[str, Any]]:
     ]
     if request.fuse_all:
         return [{"index": 0, "embedding": fuse(vectors), "type": "fusion"}]
-    # qwen3-vl (the enable_fusion family) labels independent vectors "vl".
-    flag_family = request.spec.fusion is Fusion.FLAG
     return [
-        {
-            "index": i,
-            "embedding": vector,
-            "type": "vl" if flag_family else content.kind,
-        }
+        {"index": i, "embedding": vector, "type": _result_type(request, content)}
         for i, (content, vector) in enumerate(zip(request.contents, vectors, strict=True))
     ]
+
+
+def _result_type(request: MultimodalRequest, content: Content) -> str:
+    if request.spec.fusion is not Fusion.FLAG:
+        return content.kind
+    # qwen3-vl labels independent vectors "vl", and a fused content object's "fusion".
+    return "fusion" if content.kind == "fused" else "vl"
 
 
 def _text_results(request: TextRequest) -> list[dict[str, Any]]:
