@@ -14,7 +14,10 @@ rarity from the term itself, the same for every text:
   Zipf's law of abbreviation); a short list of function words weighs little;
 * a CJK character weighs like a short word.
 
-A repeated term gains weight sub-linearly (``1 + log(count)``). Term ids come
+A repeated term gains weight with diminishing returns, and a term weighs
+less in a long text than in a short one: BM25's term-frequency saturation
+and length normalisation, with a fixed average length instead of a corpus
+statistic. Term ids come
 from a stable hash (``hashlib``, not the per-process salted ``hash()``), so a
 vector is the same in every process and on every machine.
 """
@@ -22,7 +25,6 @@ vector is the same in every process and on every machine.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 from typing import Any
 
@@ -35,6 +37,10 @@ VOCABULARY = 151_646
 _CODE = re.compile(r"[^\W_]+(?:[-_./][^\W_]+)+")
 _WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W_]+")
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]")
+# BM25's usual constants; the "average" text length is fixed, not measured.
+_K1 = 1.2
+_B = 0.75
+_AVERAGE_TERMS = 16.0
 _FUNCTION_WORDS = frozenset(
     {
         "a", "an", "and", "are", "as", "at", "be", "by", "can", "did", "do", "does", "for",
@@ -70,13 +76,16 @@ def _term_id(term: str) -> int:
 
 def sparse_embedding(text: str) -> list[dict[str, Any]]:
     """The ``sparse_embedding`` of one text: ``[{"index", "value", "token"}]``, one per term."""
+    terms = _terms(text)
     counts: dict[str, int] = {}
-    for term in _terms(text):
+    for term in terms:
         counts[term] = counts.get(term, 0) + 1
+    length = _K1 * (1.0 - _B + _B * len(terms) / _AVERAGE_TERMS)
     entries: dict[int, dict[str, Any]] = {}
     for term, count in counts.items():
         index = _term_id(term)
-        value = round(_rarity(term) * (1.0 + math.log(count)), 6)
+        saturation = count * (_K1 + 1.0) / (count + length)
+        value = round(_rarity(term) * saturation, 6)
         # Two terms hashed to one id: keep the heavier, as a tokenizer has one token per id.
         if index not in entries or entries[index]["value"] < value:
             entries[index] = {"index": index, "value": value, "token": term}
