@@ -9,6 +9,7 @@ import sys
 import threading
 from typing import Any
 
+import httpx
 import pytest
 
 from dashscope_embeddings import InputError, create_client
@@ -259,3 +260,23 @@ def test_langchain_module_imports_without_langchain_qdrant() -> None:
     )
     assert done.returncode == 0, done.stderr
     assert "refused: DashScopeSparseEmbeddings needs langchain-qdrant" in done.stdout
+
+
+def test_emulator_sparse_vectors_are_lexical(emu: Emulator) -> None:
+    def sparse(text: str) -> dict[str, float]:
+        answer = httpx.post(
+            f"{emu.base_url}/services/embeddings/text-embedding/text-embedding",
+            json={"model": T4, "input": {"texts": [text]}, "parameters": {"output_type": "sparse"}},
+            headers={"Authorization": "Bearer k"},
+        )
+        entries = answer.json()["output"]["embeddings"][0]["sparse_embedding"]
+        assert all(set(e) == {"index", "value", "token"} for e in entries)
+        return {e["token"]: e["value"] for e in entries}
+
+    weights = sparse("the replacement filter SKU-4471-B for the pitcher")
+    # The whole code is a term of its own, the heaviest; function words weigh least.
+    assert max(weights, key=weights.__getitem__) == "sku-4471-b"
+    assert weights["4471"] > weights["replacement"] > weights["filter"] > weights["the"]
+    assert sparse("the replacement filter SKU-4471-B for the pitcher") == weights
+    # The same term weighs less in a longer text (length normalisation).
+    assert sparse("filter")["filter"] > weights["filter"]
