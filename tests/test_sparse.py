@@ -248,7 +248,7 @@ def test_paired_instances_pickle(emu: Emulator, emulator_options: dict[str, Any]
 def test_langchain_module_imports_without_langchain_qdrant() -> None:
     code = (
         "import sys; sys.modules['langchain_qdrant'] = None\n"
-        "from dashscope_embeddings.langchain import DashScopeEmbeddings\n"
+        "from dashscope_embeddings.langchain import *\n"
         "DashScopeEmbeddings(model='text-embedding-v4', api_key='k')\n"
         "try:\n"
         "    from dashscope_embeddings.langchain import DashScopeSparseEmbeddings\n"

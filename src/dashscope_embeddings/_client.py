@@ -170,7 +170,7 @@ class DashScopeClient:
     # -- running a call ------------------------------------------------------------
 
     def _plan(
-        self, items: Sequence[Item], role: Role, output_type: OutputType
+        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
     ) -> list[PlannedRequest]:
         parameters = {**self.config.parameters, **self.config.role_parameters.get(role, {})}
         parameters.pop("output_type", None)
@@ -211,7 +211,7 @@ class DashScopeClient:
         return parse_response(request, answer.content, self.config.dimension)
 
     def _assemble(
-        self, count: int, parsed: Sequence[ParsedResponse], output_type: OutputType
+        self, count: int, parsed: Sequence[ParsedResponse], output_type: OutputType = "dense"
     ) -> EmbeddingResult:
         vectors: dict[int, Vector] = {}
         sparse: dict[int, SparseVector] = {}

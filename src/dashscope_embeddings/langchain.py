@@ -35,7 +35,9 @@ if TYPE_CHECKING:
 
     from ._langchain_sparse import DashScopeSparseEmbeddings
 
-__all__ = ["DashScopeEmbeddings", "DashScopeSparseEmbeddings", "ImageInput", "MultimodalItem"]
+# DashScopeSparseEmbeddings is importable from here too (see __getattr__ below),
+# but not listed: `import *` would then need langchain-qdrant.
+__all__ = ["DashScopeEmbeddings", "ImageInput", "MultimodalItem"]
 
 ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
 """An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
