@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 import httpx
 
-from ._catalog import ModelSpec
+from ._catalog import CATALOG, ModelSpec
 from ._errors import InputError, ProtocolError
 from ._inputs import Item, fused_item, image_item, text_item, video_item
 from ._planner import PlannedRequest, plan_requests
@@ -23,11 +23,19 @@ from ._responses import ParsedResponse, SparseVector, Vector, parse_response
 from ._runner import Runner
 from ._transport import Transport, TransportSettings
 
-__all__ = ["ClientConfig", "DashScopeClient", "EmbeddingResult", "Role"]
+__all__ = [
+    "ClientConfig",
+    "DashScopeClient",
+    "EmbeddingResult",
+    "OutputType",
+    "Role",
+    "check_output_type",
+]
 
 logger = logging.getLogger("dashscope_embeddings")
 
 Role = Literal["query", "document"]
+OutputType = Literal["dense", "sparse", "dense&sparse"]
 
 # Above this much inline image data, encoding a request body takes long enough
 # (base64 text, then JSON) to stall an event loop: do it in a thread instead.
@@ -56,7 +64,9 @@ class EmbeddingResult:
     """Vectors in input order, plus what the service reported."""
 
     embeddings: list[Vector]
+    """Empty for ``output_type="sparse"``."""
     sparse_embeddings: list[SparseVector] | None = None
+    """Term id to weight, one per input, when the call asked for sparse output."""
     usage: dict[str, int] = field(default_factory=dict)
     """Every integer usage field the service sent, summed over the call's requests;
     nested fields flattened with dots (``input_tokens_details.image_tokens``)."""
@@ -98,12 +108,31 @@ class DashScopeClient:
     # files and base64-encode megabytes, so the async twins do it in a thread;
     # texts and video URLs are cheap.
 
-    def embed_texts(self, texts: Sequence[str], role: Role = "document") -> EmbeddingResult:
-        """One vector per text; ``role`` picks the query or document parameters."""
-        return self._embed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role)
+    def embed_texts(
+        self,
+        texts: Sequence[str],
+        role: Role = "document",
+        *,
+        output_type: OutputType | None = None,
+    ) -> EmbeddingResult:
+        """One vector per text; ``role`` picks the query or document parameters.
 
-    async def aembed_texts(self, texts: Sequence[str], role: Role = "document") -> EmbeddingResult:
-        return await self._aembed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role)
+        ``output_type`` overrides the configured one for this call: ``"sparse"``
+        fills ``sparse_embeddings`` only, ``"dense&sparse"`` both.
+        """
+        kind = self._output_type(output_type)
+        return self._embed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role, kind)
+
+    async def aembed_texts(
+        self,
+        texts: Sequence[str],
+        role: Role = "document",
+        *,
+        output_type: OutputType | None = None,
+    ) -> EmbeddingResult:
+        kind = self._output_type(output_type)
+        items = [text_item(t, i) for i, t in enumerate(_as_list(texts))]
+        return await self._aembed(items, role, kind)
 
     def embed_images(self, images: Sequence[object]) -> EmbeddingResult:
         """One vector per image: URL, data URI, path, bytes, file-like or PIL image."""
@@ -133,27 +162,43 @@ class DashScopeClient:
     def _fused_items(self, items: Sequence[object]) -> list[Item]:
         return [fused_item(item, i, self.spec) for i, item in enumerate(_as_list(items))]
 
+    def _output_type(self, requested: OutputType | None) -> OutputType:
+        if requested is None:
+            configured: OutputType = self.config.parameters.get("output_type", "dense")
+            return configured
+        check_output_type(self.spec, requested)
+        return requested
+
     # -- running a call ------------------------------------------------------------
 
-    def _plan(self, items: Sequence[Item], role: Role) -> list[PlannedRequest]:
+    def _plan(
+        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
+    ) -> list[PlannedRequest]:
         parameters = {**self.config.parameters, **self.config.role_parameters.get(role, {})}
+        parameters.pop("output_type", None)
+        if output_type != "dense":  # the service's default: not sent
+            parameters["output_type"] = output_type
         return plan_requests(items, self.spec, parameters, self.config.batch_size)
 
-    def _embed(self, items: Sequence[Item], role: Role) -> EmbeddingResult:
+    def _embed(
+        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
+    ) -> EmbeddingResult:
         if not items:
             return EmbeddingResult(embeddings=[])
-        requests = self._plan(items, role)
+        requests = self._plan(items, role, output_type)
         with self._progress(len(requests)) as tick:
             parsed = self._runner.run(requests, self._send, tick)
-        return self._assemble(len(items), parsed)
+        return self._assemble(len(items), parsed, output_type)
 
-    async def _aembed(self, items: Sequence[Item], role: Role) -> EmbeddingResult:
+    async def _aembed(
+        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
+    ) -> EmbeddingResult:
         if not items:
             return EmbeddingResult(embeddings=[])
-        requests = self._plan(items, role)
+        requests = self._plan(items, role, output_type)
         with self._progress(len(requests)) as tick:
             parsed = await self._runner.arun(requests, self._asend, tick)
-        return self._assemble(len(items), parsed)
+        return self._assemble(len(items), parsed, output_type)
 
     def _send(self, request: PlannedRequest) -> ParsedResponse:
         answer = self._transport.post(request.endpoint.path, request.body)
@@ -167,7 +212,9 @@ class DashScopeClient:
         )
         return parse_response(request, answer.content, self.config.dimension)
 
-    def _assemble(self, count: int, parsed: Sequence[ParsedResponse]) -> EmbeddingResult:
+    def _assemble(
+        self, count: int, parsed: Sequence[ParsedResponse], output_type: OutputType = "dense"
+    ) -> EmbeddingResult:
         vectors: dict[int, Vector] = {}
         sparse: dict[int, SparseVector] = {}
         result = EmbeddingResult(embeddings=[])
@@ -178,9 +225,13 @@ class DashScopeClient:
                 result.usage[key] = result.usage.get(key, 0) + value
             if response.request_id:
                 result.request_ids.append(response.request_id)
-        wants_dense = self.config.parameters.get("output_type", "dense") != "sparse"
-        store: Mapping[int, object] = vectors if wants_dense else sparse
-        missing = [i for i in range(count) if i not in store]
+        wants_dense = output_type != "sparse"
+        wants_sparse = output_type != "dense"
+        missing = [
+            i
+            for i in range(count)
+            if (wants_dense and i not in vectors) or (wants_sparse and i not in sparse)
+        ]
         if missing:
             raise ProtocolError(
                 "DashScope returned no vector for some inputs", input_indices=missing
@@ -191,8 +242,8 @@ class DashScopeClient:
                 f"DashScope returned vectors of different lengths {sorted(lengths)}"
             )
         result.embeddings = [vectors[i] for i in range(count)] if wants_dense else []
-        if sparse:
-            result.sparse_embeddings = [sparse.get(i, {}) for i in range(count)]
+        if wants_sparse:
+            result.sparse_embeddings = [sparse[i] for i in range(count)]
         return result
 
     def _progress(self, total: int) -> _Progress:
@@ -203,6 +254,17 @@ class DashScopeClient:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
+
+
+def check_output_type(spec: ModelSpec, output_type: str) -> None:
+    """``InputError`` for an output type the model does not give, naming those that do."""
+    if output_type in spec.output_types:
+        return
+    offering = [m.name for m in CATALOG.values() if output_type in m.output_types]
+    raise InputError(
+        f"output_type={output_type!r} is not available for {spec.name} "
+        f"(takes {', '.join(spec.output_types)}); models with it: {', '.join(offering)}"
+    )
 
 
 def _as_list(values: Sequence[object]) -> list[object]:

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
 from typing_extensions import Self
 
 from ._catalog import DEFAULT_MODEL, PARAMETER_RANGES, REGIONS, ModelSpec, lookup, resolve_region
-from ._client import ClientConfig, DashScopeClient, Role
+from ._client import ClientConfig, DashScopeClient, OutputType, Role, check_output_type
 from ._errors import InputError
 from ._transport import TransportSettings
 
@@ -84,10 +84,11 @@ class DashScopeOptions(BaseModel):
         description="text-embedding models: text_type of document calls (queries always "
         "send 'query'); automatic ('document') when unset.",
     )
-    output_type: Literal["dense", "dense&sparse"] = Field(
+    output_type: OutputType = Field(
         default="dense",
-        description="'dense&sparse' asks text-embedding-v3/v4 for sparse vectors too "
-        "(see DashScopeClient); framework methods return the dense ones.",
+        description="'dense&sparse' asks text-embedding-v3/v4 for sparse vectors too, "
+        "'sparse' for them alone (core client only: the framework classes return dense "
+        "vectors; their sparse side is DashScopeSparseEmbeddings / sparse_doc_fn).",
     )
     res_level: int | None = Field(default=None, description="Image resolution level 0-3.")
     fps: float | None = Field(default=None, description="Video frame sampling rate, 0-1.")
@@ -121,6 +122,8 @@ class DashScopeOptions(BaseModel):
 
     _model_field: ClassVar[str]
     """The field naming the model: ``model`` (LangChain) or ``model_name`` (LlamaIndex)."""
+    _returns_dense: ClassVar[bool] = True
+    """Framework classes return dense vectors: ``output_type="sparse"`` would leave them none."""
 
     def _model_id(self) -> str:
         return str(getattr(self, self._model_field))
@@ -249,10 +252,12 @@ class DashScopeOptions(BaseModel):
             )
         if self.text_type is not None and not spec.is_text:
             raise InputError(f"text_type applies to text-embedding models, not {spec.name}")
-        if self.output_type not in spec.output_types:
+        check_output_type(spec, self.output_type)
+        if self.output_type == "sparse" and self._returns_dense:
             raise InputError(
-                f"output_type={self.output_type!r} is not available for {spec.name} "
-                f"(takes {', '.join(spec.output_types)})"
+                f"{type(self).__name__} returns dense vectors; for sparse ones use "
+                "DashScopeSparseEmbeddings (LangChain) or sparse_doc_fn/sparse_query_fn "
+                "(LlamaIndex)"
             )
         for name, (low, high) in PARAMETER_RANGES.items():
             value = getattr(self, name)
@@ -266,6 +271,7 @@ class DashScopeOptions(BaseModel):
 
 class _ClientOptions(DashScopeOptions):
     _model_field: ClassVar[str] = "model"
+    _returns_dense: ClassVar[bool] = False
     model: str = DEFAULT_MODEL
 
 

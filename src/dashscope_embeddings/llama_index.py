@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import enum
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
 
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
 
 from ._extras import missing_extra
 
@@ -36,8 +36,10 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "llama_index", "llama-index") from error
 
 from ._catalog import DEFAULT_MODEL
+from ._client import Role
 from ._errors import InputError
 from ._options import DashScopeOptions
+from ._pairing import SparsePairing, aembed_dense, embed_dense, embed_sparse
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -48,6 +50,7 @@ __all__ = [
     "DashScopeTextEmbeddingModels",
     "DashScopeTextEmbeddingType",
     "ImageInput",
+    "SparseEncoding",
 ]
 
 ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
@@ -90,6 +93,9 @@ class DashScopeMultiModalEmbeddingModels(str, enum.Enum):
     MULTIMODAL_EMBEDDING_V1 = "multimodal-embedding-v1"
 
 
+SparseEncoding = tuple[list[list[int]], list[list[float]]]
+"""``(indices, values)`` per text: what ``QdrantVectorStore``'s sparse functions return."""
+
 DEFAULT_EMBED_BATCH_SIZE = 256
 """Inputs per LlamaIndex chunk. LlamaIndex's sync batch methods embed one
 chunk after another, so only the requests of one chunk run concurrently: a
@@ -128,6 +134,9 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         "text+image vector instead of an image vector plus `text_embedding`.",
     )
 
+    _pairing: SparsePairing | None = PrivateAttr(default=None)
+    """Set once the sparse functions were handed out: text calls then feed them."""
+
     def __init__(
         self,
         model_name: str = DEFAULT_MODEL,
@@ -150,10 +159,10 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     # -- text and queries: the BaseEmbedding hooks --------------------------------
 
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.core_client.embed_texts([query], role="query").embeddings[0]
+        return embed_dense(self.core_client, [query], "query", self._pairing)[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        return (await self.core_client.aembed_texts([query], role="query")).embeddings[0]
+        return (await aembed_dense(self.core_client, [query], "query", self._pairing))[0]
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
@@ -162,10 +171,46 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.core_client.embed_texts(texts).embeddings
+        return embed_dense(self.core_client, texts, "document", self._pairing)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return (await self.core_client.aembed_texts(texts)).embeddings
+        return await aembed_dense(self.core_client, texts, "document", self._pairing)
+
+    # -- sparse vectors for QdrantVectorStore(enable_hybrid=True) --------------------
+    # Properties, not methods: QdrantVectorStore reads them when it is made,
+    # before the index embeds any node, and that is the moment to start asking
+    # for dense&sparse so the nodes' sparse vectors are already here when
+    # sparse_doc_fn runs. Calling them as methods works the same.
+
+    @property
+    def sparse_doc_fn(self) -> Callable[[list[str]], SparseEncoding]:
+        """Sparse vectors of documents as ``(indices, values)``, for ``QdrantVectorStore``.
+
+        ``QdrantVectorStore(enable_hybrid=True, sparse_doc_fn=embed_model.sparse_doc_fn,
+        sparse_query_fn=embed_model.sparse_query_fn)``: from the moment either is
+        read, this instance's text calls ask text-embedding-v3/v4 for
+        ``dense&sparse`` and keep the sparse vectors (a bounded number), so the
+        nodes it has just embedded cost no second request. Other texts are
+        requested as ``sparse``; a model without sparse output raises ``InputError``.
+        """
+        return self._sparse_fn("document")
+
+    @property
+    def sparse_query_fn(self) -> Callable[[list[str]], SparseEncoding]:
+        """Sparse vectors of queries as ``(indices, values)``; see ``sparse_doc_fn``."""
+        return self._sparse_fn("query")
+
+    def _sparse_fn(self, role: Role) -> Callable[[list[str]], SparseEncoding]:
+        if self._pairing is None:
+            self._pairing = SparsePairing()
+
+        def encode(texts: list[str]) -> SparseEncoding:
+            vectors = embed_sparse(self.core_client, texts, role, self._pairing)
+            indices = [sorted(vector) for vector in vectors]
+            values = [[v[i] for i in ids] for v, ids in zip(vectors, indices, strict=True)]
+            return indices, values
+
+        return encode
 
     # -- images: the MultiModalEmbedding hooks ------------------------------------
 

@@ -17,9 +17,10 @@ import orjson
 from .._catalog import Endpoint, Fusion
 from ._config import EmulatorConfig
 from ._replies import Refusal, Reply, error_reply, new_request_id
+from ._sparse import sparse_embedding
 from ._usage import multimodal_usage, text_usage
 from ._validate import Content, MultimodalRequest, TextRequest, parse_multimodal, parse_text
-from ._vectors import fuse, image_vector, sparse_vector, text_vector, url_vector
+from ._vectors import fuse, image_vector, text_vector, url_vector
 
 __all__ = ["BASE_PATH", "Service", "parse_json"]
 
@@ -156,6 +157,6 @@ def _text_results(request: TextRequest) -> list[dict[str, Any]]:
         if request.output_type in _DENSE:
             result["embedding"] = text_vector(text, request.dimension)
         if request.output_type in _SPARSE:
-            result["sparse_embedding"] = sparse_vector(text)
+            result["sparse_embedding"] = sparse_embedding(text)
         results.append(result)
     return results

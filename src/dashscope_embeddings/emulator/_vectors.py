@@ -31,7 +31,6 @@ __all__ = [
     "PALETTE",
     "fuse",
     "image_vector",
-    "sparse_vector",
     "text_vector",
     "tokens",
     "url_vector",
@@ -85,7 +84,6 @@ _URL_NOISE = frozenset(
     }
 )  # fmt: skip
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W_]+")
-_SPARSE_VOCAB = 250_002
 
 
 def tokens(text: str) -> list[str]:
@@ -238,20 +236,3 @@ def fuse(vectors: Sequence[Vector]) -> Vector:
     """Normalised sum of unit vectors: near each of its parts."""
     total = [math.fsum(column) for column in zip(*vectors, strict=True)]
     return _normalised(total)
-
-
-def sparse_vector(text: str) -> list[dict[str, object]]:
-    """``sparse_embedding`` entries: one per distinct token, weighted by its frequency."""
-    counts: dict[str, int] = {}
-    for word in tokens(text) or [text]:
-        counts[word] = counts.get(word, 0) + 1
-    entries: list[dict[str, object]] = []
-    for word, count in counts.items():
-        entries.append(
-            {
-                "index": _digest("emu-sparse", word) % _SPARSE_VOCAB,
-                "value": round(0.2 + 0.3 * math.log1p(count), 6),
-                "token": word,
-            }
-        )
-    return entries
