@@ -47,6 +47,7 @@ PRODUCTS = [
     "Carbon pre-filter sheets for AirPure purifiers, pack of six.",
     "AirPure 300 air purifier for rooms up to 40 square metres.",
     "Vacuum cleaner bags for the CleanMax 5, pack of ten.",
+    "Rubber seal ring, SKU-4471-B housing, pack of two.",
 ]
 
 
