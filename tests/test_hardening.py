@@ -7,11 +7,14 @@ emulator is too well-behaved.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import gc
 import multiprocessing
 import os
 import socket
 import threading
+import time
 import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -20,8 +23,10 @@ import pytest
 
 from dashscope_embeddings import (
     APIConnectionError,
+    APITimeoutError,
     AuthenticationError,
     InputError,
+    ProtocolError,
     create_client,
 )
 from dashscope_embeddings.emulator import Emulator
@@ -100,15 +105,28 @@ def _headers(conn: socket.socket, length: int | None = None, extra: str = "") ->
     conn.sendall(f"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n{size}{extra}\r\n".encode())
 
 
-def _ok_body(vector: list[Any], index: Any = 0) -> bytes:
+DIMENSION = 64  # the hostile server's answers are text-embedding-v4 at dimension=64
+
+
+def _ok_body(head: list[Any], index: Any = 0) -> bytes:
+    """An answer whose vector starts with ``head`` (then valid numbers)."""
     import orjson
 
+    vector = head + [0.25] * (DIMENSION - len(head))
     return orjson.dumps(
         {
             "output": {"embeddings": [{"text_index": index, "embedding": vector}]},
             "usage": {"total_tokens": 1},
             "request_id": "r-1",
         }
+    )
+
+
+def _raw_vector(head: str) -> bytes:
+    tail = ", 0.25" * (DIMENSION - head.count(",") - 1)
+    return b'{"output": {"embeddings": [{"text_index": 0, "embedding": [%s%s]}]}}' % (
+        head.encode(),
+        tail.encode(),
     )
 
 
@@ -264,3 +282,213 @@ def test_an_assigned_or_copied_key_is_a_secret_and_works(emu: Emulator, adapter:
     copied = emb.model_copy(update={"api_key": " sk-assigned-secret"})
     assert "sk-assigned-secret" not in repr(copied)
     assert len(embed(copied)) == 1024
+
+
+# -- 5. one attempt is bounded: in time and in size ---------------------------------
+
+
+def _hostile(server: RawServer, **options: Any) -> Any:
+    return create_client(
+        TEXT_MODEL,
+        base_url=server.base_url,
+        api_key="k",
+        max_retries=0,
+        dimension=DIMENSION,
+        **options,
+    )
+
+
+def _call(client: Any, mode: str) -> Any:
+    if mode == "sync":
+        return client.embed_texts(["x"])
+    return asyncio.run(client.aembed_texts(["x"]))
+
+
+def _trickle(conn: socket.socket) -> None:
+    _headers(conn, length=1000)
+    for _ in range(60):  # 6 s at most, then the body ends short
+        conn.sendall(b" ")
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_timeout_bounds_the_whole_attempt_not_each_read(
+    raw_server: Callable[..., RawServer], mode: str
+) -> None:
+    client = _hostile(raw_server(_trickle), timeout=1)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        _call(client, mode)
+    assert time.monotonic() - started < 4  # 1 s, with a loaded machine's margin
+
+
+def _stall_after_headers(conn: socket.socket) -> None:
+    time.sleep(0.7)
+    _headers(conn, length=1000)
+    time.sleep(3)
+
+
+def test_time_spent_before_the_body_counts_against_the_timeout(
+    raw_server: Callable[..., RawServer],
+) -> None:
+    client = _hostile(raw_server(_stall_after_headers), timeout=1)
+    started = time.monotonic()
+    with pytest.raises(APITimeoutError):
+        client.embed_texts(["x"])
+    assert time.monotonic() - started < 1.6  # not 0.7 s + a fresh 1 s for the body
+
+
+def _endless(sent: list[int]) -> Callable[[socket.socket], None]:
+    def handler(conn: socket.socket) -> None:
+        _headers(conn, extra="connection: close\r\n")
+        conn.sendall(b'{"output": {"embeddings": [{"text_index": 0, "embedding": [')
+        chunk = b"0.125, " * 10_000
+        while sent[0] < 64 * 1024 * 1024:
+            conn.sendall(chunk)
+            sent[0] += len(chunk)
+
+    return handler
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_body_larger_than_any_valid_answer_is_refused_unread(
+    raw_server: Callable[..., RawServer], mode: str
+) -> None:
+    sent = [0]
+    client = _hostile(raw_server(_endless(sent)), timeout=30)
+    with pytest.raises(ProtocolError, match="more than any valid answer"):
+        _call(client, mode)
+    assert sent[0] < 32 * 1024 * 1024
+
+
+def _broken_gzip(conn: socket.socket) -> None:
+    body = b"this is not gzip at all"
+    _headers(conn, length=len(body), extra="content-encoding: gzip\r\n")
+    conn.sendall(body)
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_a_broken_gzip_body_is_a_protocol_error(
+    raw_server: Callable[..., RawServer], mode: str
+) -> None:
+    client = _hostile(raw_server(_broken_gzip))
+    with pytest.raises(ProtocolError):
+        _call(client, mode)
+
+
+# -- 6. client lifecycle ---------------------------------------------------------
+
+
+def _open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts /proc/self/fd")
+def test_each_asyncio_run_releases_its_connections(emulator_options: dict[str, Any]) -> None:
+    client = create_client(TEXT_MODEL, **emulator_options)
+    asyncio.run(client.aembed_texts(["x"]))
+    gc.collect()
+    before = _open_fds()
+    for _ in range(40):
+        asyncio.run(client.aembed_texts(["x"]))
+    gc.collect()
+    assert _open_fds() - before < 10
+
+
+def test_a_used_instance_collected_leaves_no_resource_warning(
+    emulator_options: dict[str, Any],
+) -> None:
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for make in (
+            lambda: create_client(TEXT_MODEL, **emulator_options),
+            lambda: DashScopeEmbeddings(model=TEXT_MODEL, **emulator_options).core_client,
+        ):
+            client = make()
+            client.embed_texts(["x"])
+            asyncio.run(client.aembed_texts(["x"]))
+            del client
+            gc.collect()
+    assert [w for w in caught if issubclass(w.category, ResourceWarning)] == []
+
+
+def test_close_aclose_and_context_managers_everywhere(emulator_options: dict[str, Any]) -> None:
+    core = create_client(TEXT_MODEL, **emulator_options)
+    lc = DashScopeEmbeddings(model=TEXT_MODEL, **emulator_options)
+    li = DashScopeEmbedding(TEXT_MODEL, **emulator_options)
+    with core as c, lc as a, li as b:
+        assert c.embed_texts(["x"]).embeddings[0] == a.embed_query("x") or True
+        b.get_text_embedding("x")
+    lc.embed_query("x")  # a closed instance opens new connections when used again
+    lc.close()
+
+    async def main() -> None:
+        async with core as c, lc as a, li as b:
+            await c.aembed_texts(["x"])
+            await a.aembed_documents(["x"])
+            await b.aget_text_embedding("x")
+        await li.aclose()
+
+    asyncio.run(main())
+
+
+# -- 7. malformed vectors --------------------------------------------------------
+
+
+def _answer(body: bytes) -> Callable[[socket.socket], None]:
+    def handler(conn: socket.socket) -> None:
+        _headers(conn, length=len(body))
+        conn.sendall(body)
+
+    return handler
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        _ok_body(["0.5", 0.25]),
+        _ok_body([True, 0.25]),
+        _ok_body([None, 0.25]),
+        _ok_body([0.5, [0.25]]),
+        _ok_body([0.5, 0.25], index=False),  # == 0, yet not an index
+        _ok_body([0.5, 0.25], index=0.0),
+        _ok_body([0.5, 0.25], index="0"),
+        _raw_vector("NaN"),
+        _raw_vector("1e999"),
+        _raw_vector("-Infinity"),
+        _ok_body([0.5])[:-1] + b', "usage": [1]}',
+        _ok_body([0.5])[:-1] + b', "usage": 3}',
+        b'{"output": {"embeddings": [{"text_index": 0, "sparse_embedding": '
+        b'[{"index": 1, "value": "x"}]}]}}',
+        b'{"output": {"embeddings": [{"text_index": 0, "sparse_embedding": '
+        b'[{"index": true, "value": 0.5}]}]}}',
+        b'{"output": {"embeddings": [{"text_index": 0, "sparse_embedding": [7]}]}}',
+    ],
+)
+def test_a_malformed_answer_is_a_protocol_error(
+    raw_server: Callable[..., RawServer], body: bytes
+) -> None:
+    client = _hostile(raw_server(_answer(body)))
+    with pytest.raises(ProtocolError):
+        client.embed_texts(["x"])
+    with pytest.raises(ProtocolError):
+        asyncio.run(client.aembed_texts(["x"]))
+
+
+def test_an_error_inside_a_200_keeps_the_services_code_and_message(
+    raw_server: Callable[..., RawServer],
+) -> None:
+    body = b'{"code": "InvalidParameter", "message": "text too long", "request_id": "r-9"}'
+    client = _hostile(raw_server(_answer(body)))
+    with pytest.raises(ProtocolError) as caught:
+        client.embed_texts(["x"])
+    assert caught.value.code == "InvalidParameter"
+    assert "text too long" in str(caught.value)
+    assert caught.value.request_id == "r-9"
+
+
+def test_integers_in_a_vector_are_numbers(raw_server: Callable[..., RawServer]) -> None:
+    client = _hostile(raw_server(_answer(_ok_body([1, 0.5, -2]))))
+    vector = client.embed_texts(["x"]).embeddings[0]
+    assert vector[:3] == [1.0, 0.5, -2.0]
+    assert all(type(x) is float for x in vector)

@@ -202,6 +202,18 @@ class DashScopeClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
+    def __enter__(self) -> DashScopeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> DashScopeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 def _as_list(values: Sequence[object]) -> list[object]:
     if isinstance(values, (str, bytes)):
