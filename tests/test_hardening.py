@@ -492,3 +492,247 @@ def test_integers_in_a_vector_are_numbers(raw_server: Callable[..., RawServer]) 
     vector = client.embed_texts(["x"]).embeddings[0]
     assert vector[:3] == [1.0, 0.5, -2.0]
     assert all(type(x) is float for x in vector)
+
+
+# -- 8. nothing but DashScopeError escapes -------------------------------------------
+
+
+@pytest.fixture
+def all_three(emulator_options: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "core": create_client(**emulator_options),
+        "langchain": DashScopeEmbeddings(**emulator_options),
+        "llama_index": DashScopeEmbedding(**emulator_options),
+    }
+
+
+BAD_CALLS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "core texts None": lambda o: o["core"].embed_texts(None),
+    "core images None": lambda o: o["core"].embed_images(None),
+    "core fused None": lambda o: o["core"].embed_fused(None),
+    "core videos 7": lambda o: o["core"].embed_videos(7),
+    "core surrogate": lambda o: o["core"].embed_texts(["bad \ud800 text"]),
+    "core fused surrogate": lambda o: o["core"].embed_fused([{"text": "\udfff"}]),
+    "lc documents None": lambda o: o["langchain"].embed_documents(None),
+    "lc query surrogate": lambda o: o["langchain"].embed_query("\ud83d"),
+    "lc image None": lambda o: o["langchain"].embed_image(None),
+    "lc multimodal None": lambda o: o["langchain"].embed_multimodal(None),
+    "li query surrogate": lambda o: o["llama_index"].get_query_embedding("\ud83d"),
+    "li text surrogate": lambda o: o["llama_index"].get_text_embedding("\ud83d"),
+    "li multimodal None": lambda o: o["llama_index"].get_multimodal_embedding_batch(None),
+}
+
+ASYNC_BAD_CALLS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "core texts None": lambda o: o["core"].aembed_texts(None),
+    "core surrogate": lambda o: o["core"].aembed_texts(["\ud800"]),
+    "core images None": lambda o: o["core"].aembed_images(None),
+    "lc documents None": lambda o: o["langchain"].aembed_documents(None),
+    "lc query surrogate": lambda o: o["langchain"].aembed_query("\ud800"),
+    "lc multimodal None": lambda o: o["langchain"].aembed_multimodal(None),
+    "li query surrogate": lambda o: o["llama_index"].aget_query_embedding("\ud800"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_CALLS))
+def test_bad_input_is_an_input_error(all_three: dict[str, Any], emu: Emulator, case: str) -> None:
+    with pytest.raises(InputError):
+        BAD_CALLS[case](all_three)
+    assert emu.stats.requests == 0
+
+
+@pytest.mark.parametrize("case", sorted(ASYNC_BAD_CALLS))
+async def test_bad_input_is_an_input_error_async(
+    all_three: dict[str, Any], emu: Emulator, case: str
+) -> None:
+    with pytest.raises(InputError):
+        await ASYNC_BAD_CALLS[case](all_three)
+    assert emu.stats.requests == 0
+
+
+async def test_empty_lists_give_empty_results(all_three: dict[str, Any]) -> None:
+    core, lc, li = all_three["core"], all_three["langchain"], all_three["llama_index"]
+    assert core.embed_texts([]).embeddings == []
+    assert (await core.aembed_images([])).embeddings == []
+    assert lc.embed_documents([]) == []
+    assert await lc.aembed_documents([]) == []
+    assert lc.embed_image([]) == []
+    assert li.get_text_embedding_batch([]) == []
+    assert await li.aget_text_embedding_batch([]) == []
+
+
+# -- 9. image files ------------------------------------------------------------------
+
+
+def _finishes(call: Callable[[], Any], seconds: float = 10) -> BaseException | None:
+    """Run ``call`` in a thread; the exception it raised (it must not hang)."""
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, "the call hung"
+    return outcome[0]
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
+def test_a_fifo_or_a_device_is_refused_without_reading(
+    emulator_options: dict[str, Any], tmp_path: Any
+) -> None:
+    client = create_client(**emulator_options)
+    fifo = tmp_path / "pipe.png"
+    os.mkfifo(fifo)
+    assert isinstance(_finishes(lambda: client.embed_images([fifo])), InputError)
+    if os.path.exists("/dev/zero"):
+        assert isinstance(_finishes(lambda: client.embed_images(["/dev/zero"])), InputError)
+    assert isinstance(_finishes(lambda: client.embed_images([tmp_path])), InputError)
+
+
+def test_an_oversized_file_is_refused_before_it_is_read(
+    emulator_options: dict[str, Any], tmp_path: Any
+) -> None:
+    import tracemalloc
+
+    big = tmp_path / "big.png"
+    with big.open("wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n")
+        f.truncate(300 * 1024 * 1024)  # sparse: no disk used
+    client = create_client(**emulator_options)
+    tracemalloc.start()
+    try:
+        with pytest.raises(InputError, match="limit"):
+            client.embed_images([big])
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 20 * 1024 * 1024
+
+
+def test_a_file_like_object_is_read_only_up_to_the_limit(
+    emulator_options: dict[str, Any],
+) -> None:
+    class Endless:
+        def read(self, size: int = -1) -> bytes:
+            assert size > 0, "read() without a size would never end"
+            return b"\x89PNG\r\n\x1a\n" + b"\0" * (size - 8)
+
+    with pytest.raises(InputError, match="limit"):
+        create_client(**emulator_options).embed_images([Endless()])
+
+
+# -- 10. options from the environment --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("DASHSCOPE_TIMEOUT", "-5"),
+        ("DASHSCOPE_TIMEOUT", "0"),
+        ("DASHSCOPE_TIMEOUT", "soon"),
+        ("DASHSCOPE_TIMEOUT", "nan"),
+        ("DASHSCOPE_MAX_RETRIES", "-7"),
+        ("DASHSCOPE_MAX_RETRIES", "2.5"),
+    ],
+)
+def test_options_from_the_environment_are_validated_naming_the_variable(
+    monkeypatch: pytest.MonkeyPatch, emulator_options: dict[str, Any], name: str, value: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    for make in (
+        lambda: create_client(**emulator_options),
+        lambda: DashScopeEmbeddings(**emulator_options),
+        lambda: DashScopeEmbedding(**emulator_options),
+    ):
+        with pytest.raises(InputError, match=name):
+            make()
+
+
+def test_valid_options_from_the_environment_are_used(
+    monkeypatch: pytest.MonkeyPatch, emulator_options: dict[str, Any]
+) -> None:
+    monkeypatch.setenv("DASHSCOPE_TIMEOUT", "7.5")
+    monkeypatch.setenv("DASHSCOPE_MAX_RETRIES", "0")
+    emb = DashScopeEmbeddings(**emulator_options)
+    assert (emb.timeout, emb.max_retries) == (7.5, 0)
+
+
+# -- 11. errors that say what happened, briefly ---------------------------------------
+
+
+def test_llama_index_call_names_the_node_index(
+    emulator_options: dict[str, Any], data_dir: Any
+) -> None:
+    from llama_index.core.schema import ImageNode, TextNode
+
+    nodes = [
+        TextNode(text="a"),
+        ImageNode(image_path=str(data_dir / "red_apple.png")),
+        TextNode(text="b"),
+        ImageNode(image_path="/no/such/image.png"),
+    ]
+    with pytest.raises(InputError) as caught:
+        DashScopeEmbedding(**emulator_options)(nodes)
+    assert caught.value.input_indices == (3,)
+    assert str(caught.value).startswith("node 3:")
+
+    async def acall() -> None:
+        await DashScopeEmbedding(**emulator_options).acall(nodes)
+
+    with pytest.raises(InputError) as caught:
+        asyncio.run(acall())
+    assert caught.value.input_indices == (3,)
+
+
+@pytest.mark.parametrize(
+    "image",
+    [
+        "DATA:image/png;base64," + "A" * 3_000_000,
+        "Data:image/png;base64," + "A" * 3_000_000,
+        "/tmp/" + "x" * 3_000_000,
+        "data:image/png;base64," + "!" * 3_000_000,
+    ],
+)
+def test_error_messages_quote_only_an_excerpt_of_an_input(
+    emulator_options: dict[str, Any], image: str
+) -> None:
+    with pytest.raises(InputError) as caught:
+        create_client(**emulator_options).embed_images([image])
+    assert len(str(caught.value)) < 400
+
+
+def test_a_text_too_long_for_any_reading_of_the_token_limit_is_refused(
+    emu: Emulator, emulator_options: dict[str, Any]
+) -> None:
+    client = create_client(TEXT_MODEL, **emulator_options)  # 8,192 tokens
+    with pytest.raises(InputError, match="8,192-token") as caught:
+        client.embed_texts(["ok", "a" * (8192 * 128 + 1)])
+    assert caught.value.input_indices == (1,)
+    assert len(str(caught.value)) < 400
+    assert emu.stats.requests == 0
+
+
+# -- 12. smaller ---------------------------------------------------------------------------
+
+
+def test_a_password_in_base_url_is_redacted(emulator_options: dict[str, Any]) -> None:
+    url = "http://user:hunter2pw@dashscope.example:8765/api/v1"
+    with pytest.raises(InputError) as caught:
+        create_client(base_url=url, api_key="k")
+    assert "hunter2pw" not in str(caught.value)
+    emb = DashScopeEmbeddings(base_url=url.replace("http:", "https:"), api_key="k")
+    assert "hunter2pw" not in repr(emb)
+    assert "hunter2pw" not in repr(DashScopeEmbedding(base_url=emb.base_url, api_key="k"))
+
+
+def test_model_json_schema_works_on_both_adapters() -> None:
+    for cls in (DashScopeEmbeddings, DashScopeEmbedding):
+        properties = cls.model_json_schema()["properties"]
+        assert "timeout" in properties
+        assert "allow_insecure_http" in properties
+        assert "http_client" not in properties

@@ -218,7 +218,10 @@ class DashScopeClient:
 def _as_list(values: Sequence[object]) -> list[object]:
     if isinstance(values, (str, bytes)):
         raise InputError("expected a list of inputs, got a single str/bytes; wrap it in a list")
-    return list(values)
+    try:
+        return list(values)
+    except TypeError:
+        raise InputError(f"expected a list of inputs, got {type(values).__name__}") from None
 
 
 class _Progress:
