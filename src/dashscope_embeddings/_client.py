@@ -255,6 +255,18 @@ class DashScopeClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
+    def __enter__(self) -> DashScopeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> DashScopeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
 
 def check_output_type(spec: ModelSpec, output_type: str) -> None:
     """``InputError`` for an output type the model does not give, naming those that do."""
@@ -270,7 +282,10 @@ def check_output_type(spec: ModelSpec, output_type: str) -> None:
 def _as_list(values: Sequence[object]) -> list[object]:
     if isinstance(values, (str, bytes)):
         raise InputError("expected a list of inputs, got a single str/bytes; wrap it in a list")
-    return list(values)
+    try:
+        return list(values)
+    except TypeError:
+        raise InputError(f"expected a list of inputs, got {type(values).__name__}") from None
 
 
 class _Progress:

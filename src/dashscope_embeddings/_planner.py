@@ -18,6 +18,13 @@ from ._inputs import Item
 
 __all__ = ["PlannedRequest", "Slot", "effective_batch_size", "plan_requests"]
 
+# The most characters one token could stand for, generously: the longest
+# entries of the Qwen BPE vocabularies (runs of spaces, dashes, '=') are far
+# shorter. A text is refused only if it would exceed the model's token limit
+# even at this many characters per token, so no text the service would take
+# is ever refused here; anything shorter is left to the service to judge.
+MAX_CHARS_PER_TOKEN = 128
+
 _FUSION_TYPES = frozenset({"fusion"})
 _FUSED_TYPES = frozenset({"fused"})
 
@@ -79,6 +86,19 @@ def plan_requests(
     return _plan_multimodal(items, spec, dict(parameters), size)
 
 
+def _check_text_length(item: Item, position: int, spec: ModelSpec) -> None:
+    if item.text is None or spec.max_text_tokens is None:
+        return
+    most = spec.max_text_tokens * MAX_CHARS_PER_TOKEN
+    if len(item.text) > most:
+        raise InputError(
+            f"input {position}: a text of {len(item.text):,} characters cannot fit the "
+            f"{spec.max_text_tokens:,}-token limit of {spec.name} (more than {most:,} "
+            "characters even at the most characters a token can hold); split it",
+            input_indices=[position],
+        )
+
+
 def _plan_text(
     items: Sequence[Item], spec: ModelSpec, parameters: dict[str, Any], size: int
 ) -> list[PlannedRequest]:
@@ -89,6 +109,7 @@ def _plan_text(
                 "(for example qwen3-vl-embedding) for images and video",
                 input_indices=[position],
             )
+        _check_text_length(item, position, spec)
     requests = []
     for start in range(0, len(items), size):
         chunk = items[start : start + size]
@@ -182,6 +203,7 @@ def _plan_multimodal(
         batch = _Batch()
 
     for position, item in enumerate(items):
+        _check_text_length(item, position, spec)
         if _alone(item, spec):
             requests.append(_fused_request(item, position, spec, parameters))
             continue

@@ -7,6 +7,7 @@ dimension or a wrong result type is a ``ProtocolError``, never a short list.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,6 +75,16 @@ def parse_response(
     output = payload.get("output")
     results = output.get("embeddings") if isinstance(output, dict) else None
     if not isinstance(results, list):
+        code, message = payload.get("code"), payload.get("message")
+        if isinstance(code, str) and code:
+            # An error in a 200: keep the service's own words.
+            raise ProtocolError(
+                f"DashScope answered 200 with an error: {str(message)[:300]}",
+                status_code=200,
+                code=code,
+                request_id=request_id if isinstance(request_id, str) else None,
+                input_indices=request.positions,
+            )
         raise fail("no output.embeddings list")
 
     index_key = "text_index" if request.endpoint is Endpoint.TEXT else "index"
@@ -84,7 +95,7 @@ def parse_response(
         if not isinstance(result, dict):
             raise fail("a result is not an object")
         index = result.get(index_key)
-        slot = slots.get(index) if isinstance(index, int) else None
+        slot = slots.get(index) if type(index) is int else None  # not a bool
         if slot is None:
             raise fail(f"result {index_key}={index!r} matches no input of the request")
         if slot.position in parsed.vectors or slot.position in parsed.sparse:
@@ -100,10 +111,10 @@ def parse_response(
                 dimension = len(vector)
             if len(vector) != dimension:
                 raise fail(f"result {index} has {len(vector)} dimensions, expected {dimension}")
-            try:
-                parsed.vectors[slot.position] = [float(x) for x in vector]
-            except (TypeError, ValueError):
-                raise fail(f"result {index} holds a non-number") from None
+            checked = _numbers(vector)
+            if checked is None:
+                raise fail(f"result {index} holds a non-number, NaN or infinity")
+            parsed.vectors[slot.position] = checked
         sparse = result.get("sparse_embedding")
         if sparse is not None:
             parsed.sparse[slot.position] = _sparse(sparse, fail)
@@ -117,7 +128,10 @@ def parse_response(
     ]
     if missing:
         raise fail(f"no result for {index_key} {missing}")
-    parsed.usage = flatten_usage(payload.get("usage"))
+    usage = payload.get("usage")
+    if usage is not None and not isinstance(usage, dict):
+        raise fail("usage is not an object")
+    parsed.usage = flatten_usage(usage)
     return parsed
 
 
@@ -140,12 +154,35 @@ def flatten_usage(usage: Any, prefix: str = "") -> dict[str, int]:
     return flat
 
 
+_NUMBER_TYPES = frozenset({float, int})
+
+
+def _numbers(values: list[Any]) -> Vector | None:
+    """``values`` as finite floats, or ``None`` if any is not a finite number.
+
+    One C-speed pass over the types (a bool is not a number here), then a
+    sum: it is finite only if every element is.
+    """
+    types = set(map(type, values))
+    if not types <= _NUMBER_TYPES:
+        return None
+    try:
+        floats = values if types == {float} else [float(x) for x in values]
+        return floats if math.isfinite(sum(floats)) else None
+    except OverflowError:  # an integer beyond float range
+        return None
+
+
 def _sparse(value: Any, fail: Any) -> SparseVector:
     if not isinstance(value, list):
         raise fail("sparse_embedding is not a list")
     out: SparseVector = {}
     for entry in value:
-        if not isinstance(entry, dict) or not isinstance(entry.get("index"), int):
+        index = entry.get("index") if isinstance(entry, dict) else None
+        if type(index) is not int:
             raise fail("malformed sparse_embedding entry")
-        out[entry["index"]] = float(entry.get("value", 0.0))
+        number = _numbers([entry.get("value", 0.0)])
+        if number is None:
+            raise fail("malformed sparse_embedding entry")
+        out[index] = number[0]
     return out

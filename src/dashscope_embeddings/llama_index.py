@@ -18,9 +18,11 @@ and raises typed errors naming the inputs concerned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import enum
 import os
-from collections.abc import Callable, Mapping, Sequence
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
 
@@ -37,7 +39,7 @@ except ModuleNotFoundError as error:
 
 from ._catalog import DEFAULT_MODEL
 from ._client import Role
-from ._errors import InputError
+from ._errors import DashScopeError, InputError
 from ._options import DashScopeOptions
 from ._pairing import SparsePairing, aembed_dense, embed_dense, embed_sparse
 
@@ -95,6 +97,8 @@ class DashScopeMultiModalEmbeddingModels(str, enum.Enum):
 
 SparseEncoding = tuple[list[list[int]], list[list[float]]]
 """``(indices, values)`` per text: what ``QdrantVectorStore``'s sparse functions return."""
+
+_INPUT_PREFIX = re.compile(r"^input (\d+):")
 
 DEFAULT_EMBED_BATCH_SIZE = 256
 """Inputs per LlamaIndex chunk. LlamaIndex's sync batch methods embed one
@@ -280,24 +284,54 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         ``fuse_image_nodes=True``, one fused vector.
         """
         work = _Work.of(nodes, self.fuse_image_nodes)
-        work.store(
-            self.get_text_embedding_batch(work.texts, **kwargs),
-            self.get_image_embedding_batch(work.images, kwargs.get("show_progress", False)),
-            self.get_multimodal_embedding_batch(work.fused),
-        )
+        with _in_nodes(work.text_at):
+            texts = self.get_text_embedding_batch(work.texts, **kwargs)
+        with _in_nodes(work.image_at):
+            images = self.get_image_embedding_batch(work.images, kwargs.get("show_progress", False))
+        with _in_nodes(work.fused_at):
+            fused = self.get_multimodal_embedding_batch(work.fused)
+        work.store(texts, images, fused)
         return nodes
 
     async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
         work = _Work.of(nodes, self.fuse_image_nodes)
+
         # Concurrent, yet within max_concurrency: the three share one runner.
+        async def located(where: list[int], call: Awaitable[list[Embedding]]) -> list[Embedding]:
+            with _in_nodes(where):
+                return await call
+
         work.store(
             *await asyncio.gather(
-                self.aget_text_embedding_batch(work.texts, **kwargs),
-                self.aget_image_embedding_batch(work.images, kwargs.get("show_progress", False)),
-                self.aget_multimodal_embedding_batch(work.fused),
+                located(work.text_at, self.aget_text_embedding_batch(work.texts, **kwargs)),
+                located(
+                    work.image_at,
+                    self.aget_image_embedding_batch(
+                        work.images, kwargs.get("show_progress", False)
+                    ),
+                ),
+                located(work.fused_at, self.aget_multimodal_embedding_batch(work.fused)),
             )
         )
         return nodes
+
+
+@contextlib.contextmanager
+def _in_nodes(node_positions: list[int]) -> Iterator[None]:
+    """Renumber an error's inputs from positions in one sub-list to node indices."""
+    try:
+        yield
+    except DashScopeError as error:
+        known = [i for i in error.input_indices if i < len(node_positions)]
+        error.input_indices = tuple(node_positions[i] for i in known)
+        error.message = _INPUT_PREFIX.sub(
+            lambda m: (
+                f"node {node_positions[int(m[1])]}:" if int(m[1]) < len(node_positions) else m[0]
+            ),
+            error.message,
+        )
+        error.args = (error.message,)
+        raise
 
 
 def _fused_item(entries: Sequence[Mapping[str, Any]] | None, **parts: Any) -> Mapping[str, Any]:
@@ -359,31 +393,39 @@ class _Work:
     """Nodes sorted by how they are embedded, and where each vector goes."""
 
     texts: list[str] = field(default_factory=list)
+    text_at: list[int] = field(default_factory=list)
+    """Node index of each text (likewise ``image_at``, ``fused_at``)."""
     text_targets: list[tuple[BaseNode, str]] = field(default_factory=list)
     images: list[ImageType] = field(default_factory=list)
+    image_at: list[int] = field(default_factory=list)
     image_nodes: list[BaseNode] = field(default_factory=list)
     fused: list[Mapping[str, Any]] = field(default_factory=list)
+    fused_at: list[int] = field(default_factory=list)
     fused_nodes: list[BaseNode] = field(default_factory=list)
 
     @classmethod
     def of(cls, nodes: Sequence[BaseNode], fuse: bool) -> _Work:
         work = cls()
-        for node in nodes:
+        for at, node in enumerate(nodes):
             image = _node_image(node)
             content = node.get_content(metadata_mode=MetadataMode.EMBED)
             # MultiModalVectorStoreIndex's test for "has text": metadata alone is not text.
             has_text = bool(getattr(node, "text", ""))
             if image is None:
                 work.texts.append(content)
+                work.text_at.append(at)
                 work.text_targets.append((node, "embedding"))
             elif fuse and has_text:
                 work.fused.append({"text": content, "image": image})
+                work.fused_at.append(at)
                 work.fused_nodes.append(node)
             else:
                 work.images.append(image)
+                work.image_at.append(at)
                 work.image_nodes.append(node)
                 if has_text:
                     work.texts.append(content)
+                    work.text_at.append(at)
                     work.text_targets.append((node, "text_embedding"))
         return work
 
