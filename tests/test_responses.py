@@ -22,6 +22,7 @@ from dashscope_embeddings import (
 from dashscope_embeddings._inputs import Image, Item
 from dashscope_embeddings._planner import PlannedRequest, plan_requests
 from dashscope_embeddings._responses import error_from_response, parse_response
+from dashscope_embeddings._runner import JobOutcome
 
 _img = Image("https://example.com/a.png")
 
@@ -72,7 +73,7 @@ def test_order_is_restored_whatever_the_answer_order(
     client = create_client(model, api_key="k", batch_size=batch_size)
     requests = client._plan(items, "document")
     parsed = [parse_response(r, _fake_answer(r, dim), dim) for r in requests]
-    result = client._assemble(len(items), parsed)
+    result = client._assemble(len(items), JobOutcome(parsed))
     assert [v[0] for v in result.embeddings] == [float(i) for i in range(len(items))]
     assert all(type(x) is float for v in result.embeddings for x in v)
 

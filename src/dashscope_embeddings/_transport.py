@@ -1,4 +1,4 @@
-"""The HTTP shells: one POST with retries, sync and async, over httpx.
+"""The HTTP shells: one POST attempt, sync and async, over httpx.
 
 Each instance owns its clients; nothing is shared between instances, so two
 configurations (keys, regions, workspaces) never interfere. The async client
@@ -12,7 +12,6 @@ import asyncio
 import ipaddress
 import platform
 import threading
-import time
 import weakref
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from ._errors import (
     InputError,
 )
 from ._responses import error_from_response
-from ._retry import RetryPolicy
+from ._retry import retry_after
 from ._version import __version__
 
 __all__ = ["Transport", "TransportSettings", "is_loopback_host", "is_loopback_url"]
@@ -84,6 +83,9 @@ class TransportSettings:
         return headers
 
 
+Prepared = tuple[bytes, dict[str, str]]
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     content: bytes
@@ -91,7 +93,7 @@ class Answer:
 
 
 class Transport:
-    """POSTs JSON to one DashScope base URL with the retry policy; raises typed errors."""
+    """POSTs JSON to one DashScope base URL, one attempt per call; raises typed errors."""
 
     def __init__(
         self,
@@ -99,11 +101,9 @@ class Transport:
         *,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
-        policy: RetryPolicy | None = None,
     ) -> None:
         check_base_url(settings.base_url, settings.api_key is not None)
         self._settings = settings
-        self._policy = policy or RetryPolicy(max_retries=settings.max_retries)
         self._user_client = http_client
         self._user_async_client = http_async_client
         self._client: httpx.Client | None = None
@@ -114,10 +114,10 @@ class Transport:
 
     # Sockets, locks and loops do not cross processes: a copy starts fresh.
     def __getstate__(self) -> dict[str, Any]:
-        return {"settings": self._settings, "policy": self._policy}
+        return {"settings": self._settings}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["settings"], policy=state["policy"])  # type: ignore[misc]
+        self.__init__(state["settings"])  # type: ignore[misc]
 
     def _url(self, path: str) -> str:
         return self._settings.base_url.rstrip("/") + path
@@ -147,50 +147,35 @@ class Transport:
             self._async_clients[loop] = client
         return client
 
-    def _prepare(self, body: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    def prepare(self, body: Mapping[str, Any]) -> Prepared:
+        """The encoded body and headers, made once per request and reused by every attempt."""
         if self._settings.api_key is None:
             raise AuthenticationError(
                 "no DashScope API key: pass api_key=... or set DASHSCOPE_API_KEY"
             )
         return orjson.dumps(body), self._settings.headers()
 
-    def post(self, path: str, body: Mapping[str, Any]) -> Answer:
-        content, headers = self._prepare(body)
-        client, url = self._sync_client(), self._url(path)
-        retries = 0
-        while True:
-            try:
-                outcome = _outcome(client.post(url, content=content, headers=headers))
-            except httpx.TransportError as exc:
-                outcome = _failure(exc, self._settings.timeout)
-            if isinstance(outcome, Answer):
-                return outcome
-            delay = self._policy.delay(retries, *outcome)
-            if delay is None:
-                raise outcome[0]
-            time.sleep(delay)
-            retries += 1
+    # One attempt each: retrying is the runner's job, because whether to try
+    # again depends on the whole call (its progress, a stop, the instance's
+    # pacing), which one request cannot see.
 
-    async def apost(self, path: str, body: Mapping[str, Any], *, offload: bool = False) -> Answer:
-        """``offload``: encode the body in a thread (megabytes of inline images)."""
-        if offload:
-            content, headers = await asyncio.to_thread(self._prepare, body)
-        else:
-            content, headers = self._prepare(body)
-        client, url = self._async_client(), self._url(path)
-        retries = 0
-        while True:
-            try:
-                outcome = _outcome(await client.post(url, content=content, headers=headers))
-            except httpx.TransportError as exc:
-                outcome = _failure(exc, self._settings.timeout)
-            if isinstance(outcome, Answer):
-                return outcome
-            delay = self._policy.delay(retries, *outcome)
-            if delay is None:
-                raise outcome[0]
-            await asyncio.sleep(delay)
-            retries += 1
+    def send(self, path: str, prepared: Prepared) -> Answer:
+        """POST once; the answer, or a typed error (with ``retry_after`` when the server said)."""
+        content, headers = prepared
+        try:
+            response = self._sync_client().post(self._url(path), content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise _failure(exc, self._settings.timeout) from None
+        return _outcome(response)
+
+    async def asend(self, path: str, prepared: Prepared) -> Answer:
+        content, headers = prepared
+        client = self._async_client()
+        try:
+            response = await client.post(self._url(path), content=content, headers=headers)
+        except httpx.TransportError as exc:
+            raise _failure(exc, self._settings.timeout) from None
+        return _outcome(response)
 
     def close(self) -> None:
         with self._lock:
@@ -205,19 +190,15 @@ class Transport:
             await client.aclose()
 
 
-_Failure = tuple[DashScopeError, Mapping[str, str] | None]
-
-
-def _outcome(response: httpx.Response) -> Answer | _Failure:
+def _outcome(response: httpx.Response) -> Answer:
     if response.is_success:
         return Answer(response.content, response.headers.get("x-request-id"))
     error = error_from_response(response.status_code, response.content, response.headers)
-    return error, response.headers
+    error.retry_after = retry_after(response.headers)
+    raise error
 
 
-def _failure(exc: httpx.TransportError, timeout: float) -> _Failure:
+def _failure(exc: httpx.TransportError, timeout: float) -> DashScopeError:
     if isinstance(exc, httpx.TimeoutException):
-        return APITimeoutError(
-            f"request timed out after {timeout:g} s ({type(exc).__name__})"
-        ), None
-    return APIConnectionError(f"connection to DashScope failed: {type(exc).__name__}: {exc}"), None
+        return APITimeoutError(f"request timed out after {timeout:g} s ({type(exc).__name__})")
+    return APIConnectionError(f"connection to DashScope failed: {type(exc).__name__}: {exc}")
