@@ -90,7 +90,8 @@ def test_a_failed_call_keeps_what_it_paid_for_and_can_resume(
         with pytest.raises(AuthenticationError) as info:
             client.embed_texts(TEXTS[:200])
         error = info.value
-        assert error.embeddings is not None and len(error.embeddings) == 200
+        assert error.embeddings is not None
+        assert len(error.embeddings) == 200
         kept = [i for i, v in enumerate(error.embeddings) if v is not None]
         assert len(kept) >= 40
         assert error.input_indices == tuple(i for i in range(200) if i not in kept)
@@ -101,7 +102,7 @@ def test_a_failed_call_keeps_what_it_paid_for_and_can_resume(
         missing = list(error.input_indices)
         again = client.embed_texts([TEXTS[i] for i in missing]).embeddings
         merged = list(error.embeddings)
-        for i, vector in zip(missing, again):
+        for i, vector in zip(missing, again, strict=True):
             merged[i] = vector
         assert merged == expected[:200]
         assert emu.stats.requests == -(-len(missing) // 10)
@@ -116,11 +117,9 @@ async def test_a_400_is_narrowed_to_the_refused_input(sync: bool) -> None:
     texts[7] = "word " * 8000  # over text-embedding-v4's token limit
     with Emulator() as emu:
         client = _client(emu)
+        call = asyncio.to_thread(client.embed_texts, texts) if sync else client.aembed_texts(texts)
         with pytest.raises(BadRequestError) as info:
-            if sync:
-                client.embed_texts(texts)
-            else:
-                await client.aembed_texts(texts)
+            await call
         error = info.value
         assert error.input_indices == (7,)
         assert "input 7" in str(error)
@@ -137,11 +136,9 @@ async def test_no_request_starts_after_a_non_retryable_error(sync: bool) -> None
         client = _client(emu, max_concurrency=4)
         emu.inject(status=200, times=5)
         emu.inject(status=401, code="InvalidApiKey")
+        call = asyncio.to_thread(client.embed_texts, TEXTS) if sync else client.aembed_texts(TEXTS)
         with pytest.raises(AuthenticationError):
-            if sync:
-                client.embed_texts(TEXTS)
-            else:
-                await client.aembed_texts(TEXTS)
+            await call
         # the call returned once the requests on the wire answered
         assert emu.stats.in_flight == 0
         seen = emu.stats.requests
