@@ -86,7 +86,7 @@ def test_drop_in_positional_signature_of_llama_index_embeddings_dashscope(
 def test_defaults() -> None:
     emb = DashScopeEmbedding()
     assert emb.model_name == "qwen3-vl-embedding"
-    assert emb.embed_batch_size == 256
+    assert emb.embed_batch_size == 600
     assert (emb.max_concurrency, emb.max_retries, emb.timeout) == (8, 3, 60.0)
     assert emb.fuse_image_nodes is False
 
