@@ -16,11 +16,14 @@ from typing import Any, Literal
 import httpx
 
 from ._catalog import CATALOG, ModelSpec
-from ._errors import InputError, ProtocolError
+from ._errors import DashScopeError, InputError, ProtocolError
 from ._inputs import Item, fused_item, image_item, text_item, video_item
+from ._limiter import ConcurrencyLimiter
+from ._pacing import LocalPacer, Pacer
 from ._planner import PlannedRequest, plan_requests
 from ._responses import ParsedResponse, SparseVector, Vector, parse_response
-from ._runner import Runner
+from ._retry import RetryPolicy
+from ._runner import GIVE_UP_AFTER, JobOutcome, Runner
 from ._transport import Transport, TransportSettings
 
 __all__ = [
@@ -56,6 +59,10 @@ class ClientConfig:
     """Added for query or document calls (``instruct``, ``text_type``)."""
     batch_size: int | None = None
     max_concurrency: int = 8
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    give_up_after: float = GIVE_UP_AFTER
+    """Seconds without any success after which a call stops retrying (see ``_runner``)."""
     show_progress: bool = False
 
 
@@ -77,7 +84,11 @@ class DashScopeClient:
     """Embeds texts, images, videos and fused items with one DashScope model.
 
     Thread-safe and usable from any number of event loops. Owns its HTTP
-    clients unless you pass yours (for proxies or custom TLS).
+    clients unless you pass yours (for proxies or custom TLS). One concurrency
+    limiter and one pacer per instance hold all of its traffic to
+    ``max_concurrency`` and the configured rates; ``pacer`` (internal) swaps
+    the local pacer for another implementation of ``Pacer``, such as one that
+    shares an account's quota across a cluster.
     """
 
     def __init__(
@@ -86,12 +97,20 @@ class DashScopeClient:
         *,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.config = config
         self._transport = Transport(
             config.transport, http_client=http_client, http_async_client=http_async_client
         )
-        self._runner = Runner(config.max_concurrency)
+        if pacer is None:
+            pacer = LocalPacer(config.requests_per_minute, config.tokens_per_minute)
+        self._runner = Runner(
+            ConcurrencyLimiter(config.max_concurrency),
+            pacer,
+            RetryPolicy(max_retries=config.transport.max_retries),
+            give_up_after=config.give_up_after,
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {"config": self.config}
@@ -187,8 +206,8 @@ class DashScopeClient:
             return EmbeddingResult(embeddings=[])
         requests = self._plan(items, role, output_type)
         with self._progress(len(requests)) as tick:
-            parsed = self._runner.run(requests, self._send, tick)
-        return self._assemble(len(items), parsed, output_type)
+            outcome = self._runner.run(requests, self._send, tick)
+        return self._assemble(len(items), outcome, output_type)
 
     async def _aembed(
         self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
@@ -197,28 +216,34 @@ class DashScopeClient:
             return EmbeddingResult(embeddings=[])
         requests = self._plan(items, role, output_type)
         with self._progress(len(requests)) as tick:
-            parsed = await self._runner.arun(requests, self._asend, tick)
-        return self._assemble(len(items), parsed, output_type)
+            outcome = await self._runner.arun(requests, self._asend, tick)
+        return self._assemble(len(items), outcome, output_type)
+
+    # One attempt each; the runner retries. Encoding again on a retry is cheap
+    # next to the round trip, and keeps no body alive between attempts.
 
     def _send(self, request: PlannedRequest) -> ParsedResponse:
-        answer = self._transport.post(request.endpoint.path, request.body)
+        prepared = self._transport.prepare(request.body)
+        answer = self._transport.send(request.endpoint.path, prepared)
         return parse_response(request, answer.content, self.config.dimension)
 
     async def _asend(self, request: PlannedRequest) -> ParsedResponse:
-        answer = await self._transport.apost(
-            request.endpoint.path,
-            request.body,
-            offload=request.inline_bytes > OFFLOAD_BYTES,
-        )
+        if request.inline_bytes > OFFLOAD_BYTES:
+            prepared = await asyncio.to_thread(self._transport.prepare, request.body)
+        else:
+            prepared = self._transport.prepare(request.body)
+        answer = await self._transport.asend(request.endpoint.path, prepared)
         return parse_response(request, answer.content, self.config.dimension)
 
     def _assemble(
-        self, count: int, parsed: Sequence[ParsedResponse], output_type: OutputType = "dense"
+        self, count: int, outcome: JobOutcome[ParsedResponse], output_type: OutputType
     ) -> EmbeddingResult:
+        if outcome.error is not None:
+            raise _partial(count, outcome.results, outcome.error, output_type)
         vectors: dict[int, Vector] = {}
         sparse: dict[int, SparseVector] = {}
         result = EmbeddingResult(embeddings=[])
-        for response in parsed:
+        for response in outcome.results:
             vectors.update(response.vectors)
             sparse.update(response.sparse)
             for key, value in response.usage.items():
@@ -266,6 +291,23 @@ class DashScopeClient:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
+
+
+def _partial(
+    count: int, parsed: Sequence[ParsedResponse], error: DashScopeError, output_type: OutputType
+) -> DashScopeError:
+    """``error``, carrying what the call did get: one vector or ``None`` per input.
+
+    The dense vector, or the sparse one when only sparse output was asked for.
+    """
+    embeddings: list[Any] = [None] * count
+    for response in parsed:
+        got: Mapping[int, Any] = response.sparse if output_type == "sparse" else response.vectors
+        for position, vector in got.items():
+            embeddings[position] = vector
+    error.embeddings = embeddings
+    error.input_indices = tuple(i for i, v in enumerate(embeddings) if v is None)
+    return error
 
 
 def check_output_type(spec: ModelSpec, output_type: str) -> None:

@@ -137,11 +137,27 @@ class DashScopeOptions(BaseModel):
     batch_size: int | None = Field(
         default=None, gt=0, description="Inputs per request; clamped to the model's limit."
     )
-    max_concurrency: int = Field(default=8, ge=1, description="Requests in flight per instance.")
+    max_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Requests in flight per instance: one cap across all its threads, event "
+        "loops, sync and async calls; halved on a 429 and recovered gradually.",
+    )
+    requests_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="Pace the instance's requests to the account's quota (None: no pacing).",
+    )
+    tokens_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="Pace the instance's tokens (estimated, never below the service's count).",
+    )
     max_retries: int = Field(
         default_factory=_env_number("DASHSCOPE_MAX_RETRIES", int, 3, 0, strict=False),
         ge=0,
-        description="Retries on 408/409/429/5xx, timeouts and connection errors.",
+        description="Retries per request on 408/409/429/5xx, timeouts and connection errors; "
+        "beyond them a request keeps trying while the call makes progress (0: never retry).",
     )
     timeout: float = Field(
         default_factory=_env_number("DASHSCOPE_TIMEOUT", float, 60.0, 0, strict=True),
@@ -321,6 +337,8 @@ class DashScopeOptions(BaseModel):
             },
             batch_size=self.batch_size,
             max_concurrency=self.max_concurrency,
+            requests_per_minute=self.requests_per_minute,
+            tokens_per_minute=self.tokens_per_minute,
             show_progress=self.show_progress,
         )
 

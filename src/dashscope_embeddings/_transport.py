@@ -1,4 +1,4 @@
-"""The HTTP shells: one POST with retries, sync and async, over httpx.
+"""The HTTP shells: one POST attempt, sync and async, over httpx.
 
 Each instance owns its clients; nothing is shared between instances, so two
 configurations (keys, regions, workspaces) never interfere. The async client
@@ -39,7 +39,7 @@ from ._errors import (
     ProtocolError,
 )
 from ._responses import error_from_response
-from ._retry import RetryPolicy
+from ._retry import retry_after
 from ._version import __version__
 
 __all__ = [
@@ -134,13 +134,14 @@ class TransportSettings:
         return headers
 
 
+Prepared = tuple[bytes, dict[str, str], int]
+"""The encoded body, the headers, and the largest answer the request may get."""
+
+
 @dataclass(frozen=True, slots=True)
 class Answer:
     content: bytes
     request_id: str | None
-
-
-_Failure = tuple[DashScopeError, Mapping[str, str] | None]
 
 
 class _Clients:
@@ -179,7 +180,7 @@ class _Clients:
 
 
 class Transport:
-    """POSTs JSON to one DashScope base URL with the retry policy; raises typed errors."""
+    """POSTs JSON to one DashScope base URL, one attempt per call; raises typed errors."""
 
     def __init__(
         self,
@@ -187,13 +188,11 @@ class Transport:
         *,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
-        policy: RetryPolicy | None = None,
     ) -> None:
         check_base_url(
             settings.base_url, settings.api_key is not None, settings.allow_insecure_http
         )
         self._settings = settings
-        self._policy = policy or RetryPolicy(max_retries=settings.max_retries)
         self._user_client = http_client
         self._user_async_client = http_async_client
         self._clients = _Clients()
@@ -205,10 +204,10 @@ class Transport:
 
     # Sockets, locks and loops do not cross processes: a copy starts fresh.
     def __getstate__(self) -> dict[str, Any]:
-        return {"settings": self._settings, "policy": self._policy}
+        return {"settings": self._settings}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["settings"], policy=state["policy"])  # type: ignore[misc]
+        self.__init__(state["settings"])  # type: ignore[misc]
 
     def _url(self, path: str) -> str:
         return self._settings.base_url.rstrip("/") + path
@@ -257,7 +256,8 @@ class Transport:
             entry = clients.by_loop[loop] = (client, closer)
         return entry[0]
 
-    def _prepare(self, body: Mapping[str, Any]) -> tuple[bytes, dict[str, str]]:
+    def prepare(self, body: Mapping[str, Any]) -> Prepared:
+        """The encoded body and headers, made once per request and reused by every attempt."""
         if self._settings.api_key is None:
             raise AuthenticationError(
                 "no DashScope API key: pass api_key=... or set DASHSCOPE_API_KEY"
@@ -266,7 +266,7 @@ class Transport:
             content = orjson.dumps(body)
         except orjson.JSONEncodeError as exc:
             raise InputError(f"the request cannot be encoded as JSON: {exc}") from None
-        return content, self._settings.headers()
+        return content, self._settings.headers(), response_limit(body)
 
     def _request(
         self,
@@ -277,51 +277,32 @@ class Transport:
     ) -> httpx.Request:
         return client.build_request("POST", self._url(path), content=content, headers=headers)
 
-    def post(self, path: str, body: Mapping[str, Any]) -> Answer:
-        content, headers = self._prepare(body)
+    # One attempt each: retrying is the runner's job, because whether to try
+    # again depends on the whole call (its progress, a stop, the instance's
+    # pacing), which one request cannot see.
+
+    def send(self, path: str, prepared: Prepared) -> Answer:
+        """POST once; the answer, or a typed error (with ``retry_after`` when the server said)."""
+        content, headers, limit = prepared
         client = self._sync_client()
-        limit = response_limit(body)
-        retries = 0
-        while True:
-            request = self._request(client, path, content, headers)
-            try:
-                outcome = _exchange(client, request, self._settings.timeout, limit)
-            except httpx.TransportError as exc:
-                outcome = self._failure(exc)
-            if isinstance(outcome, Answer):
-                return outcome
-            delay = self._policy.delay(retries, *outcome)
-            if delay is None:
-                raise outcome[0]
-            time.sleep(delay)
-            retries += 1
+        request = self._request(client, path, content, headers)
+        try:
+            return _exchange(client, request, self._settings.timeout, limit)
+        except httpx.TransportError as exc:
+            raise self._failure(exc) from None
 
-    async def apost(self, path: str, body: Mapping[str, Any], *, offload: bool = False) -> Answer:
-        """``offload``: encode the body in a thread (megabytes of inline images)."""
-        if offload:
-            content, headers = await asyncio.to_thread(self._prepare, body)
-        else:
-            content, headers = self._prepare(body)
+    async def asend(self, path: str, prepared: Prepared) -> Answer:
+        content, headers, limit = prepared
         client = await self._async_client()
-        limit = response_limit(body)
-        retries = 0
-        while True:
-            request = self._request(client, path, content, headers)
-            try:
-                outcome = await _aexchange(client, request, self._settings.timeout, limit)
-            except httpx.TransportError as exc:
-                outcome = self._failure(exc)
-            if isinstance(outcome, Answer):
-                return outcome
-            delay = self._policy.delay(retries, *outcome)
-            if delay is None:
-                raise outcome[0]
-            await asyncio.sleep(delay)
-            retries += 1
+        request = self._request(client, path, content, headers)
+        try:
+            return await _aexchange(client, request, self._settings.timeout, limit)
+        except httpx.TransportError as exc:
+            raise self._failure(exc) from None
 
-    def _failure(self, exc: httpx.TransportError) -> _Failure:
+    def _failure(self, exc: httpx.TransportError) -> DashScopeError:
         if isinstance(exc, httpx.TimeoutException):
-            return _timed_out(self._settings.timeout, type(exc).__name__), None
+            return _timed_out(self._settings.timeout, type(exc).__name__)
         # httpx's text may quote a header or the URL: never let the key or a
         # password in the base URL through.
         text = str(exc)
@@ -331,7 +312,7 @@ class Transport:
         text = text.replace(self._settings.base_url, redact_url(self._settings.base_url))
         return APIConnectionError(
             f"connection to DashScope failed: {type(exc).__name__}: {text[:300]}"
-        ), None
+        )
 
     def close(self) -> None:
         """Close the clients this transport made (yours stay open)."""
@@ -387,9 +368,7 @@ def _too_large(limit: int) -> ProtocolError:
     )
 
 
-def _exchange(
-    client: httpx.Client, request: httpx.Request, timeout: float, limit: int
-) -> Answer | _Failure:
+def _exchange(client: httpx.Client, request: httpx.Request, timeout: float, limit: int) -> Answer:
     """One attempt, bounded by ``timeout`` seconds overall and ``limit`` bytes of body."""
     deadline = time.monotonic() + timeout
     response = client.send(request, stream=True)
@@ -401,7 +380,7 @@ def _exchange(
         request.extensions["timeout"] = {**request.extensions.get("timeout", {}), "read": remaining}
         chunks = _collect(response.iter_bytes(), limit, lambda: time.monotonic() > deadline)
         if chunks is None:
-            return _timed_out(timeout, "the answer did not arrive in time"), None
+            raise _timed_out(timeout, "the answer did not arrive in time")
         return _outcome(response, b"".join(chunks))
     except httpx.DecodingError:
         raise _undecodable() from None
@@ -411,8 +390,8 @@ def _exchange(
 
 async def _aexchange(
     client: httpx.AsyncClient, request: httpx.Request, timeout: float, limit: int
-) -> Answer | _Failure:
-    async def attempt() -> Answer | _Failure:
+) -> Answer:
+    async def attempt() -> Answer:
         response = await client.send(request, stream=True)
         try:
             chunks: list[bytes] = []
@@ -431,7 +410,7 @@ async def _aexchange(
     try:
         return await asyncio.wait_for(attempt(), timeout)
     except asyncio.TimeoutError:
-        return _timed_out(timeout, "the answer did not arrive in time"), None
+        raise _timed_out(timeout, "the answer did not arrive in time") from None
 
 
 def _collect(chunks: Iterator[bytes], limit: int, late: Any) -> list[bytes] | None:
@@ -452,8 +431,9 @@ def _undecodable() -> ProtocolError:
     return ProtocolError("the answer's body could not be decoded (broken compression)")
 
 
-def _outcome(response: httpx.Response, content: bytes) -> Answer | _Failure:
+def _outcome(response: httpx.Response, content: bytes) -> Answer:
     if response.is_success:
         return Answer(content, response.headers.get("x-request-id"))
     error = error_from_response(response.status_code, content, response.headers)
-    return error, response.headers
+    error.retry_after = retry_after(response.headers)
+    raise error

@@ -100,10 +100,13 @@ SparseEncoding = tuple[list[list[int]], list[list[float]]]
 
 _INPUT_PREFIX = re.compile(r"^input (\d+):")
 
-DEFAULT_EMBED_BATCH_SIZE = 256
+DEFAULT_EMBED_BATCH_SIZE = 600
 """Inputs per LlamaIndex chunk. LlamaIndex's sync batch methods embed one
-chunk after another, so only the requests of one chunk run concurrently: a
-chunk of 256 is 26 text-embedding-v4 requests, enough for ``max_concurrency``.
+chunk after another, so only the requests of one chunk run concurrently.
+600 is a multiple of every model's request limit (3, 10, 20, 25), so no chunk
+ends in a partial request, and is 60 text-embedding-v4 requests (30 of 20
+elements), enough to keep ``max_concurrency`` busy; a chunk of 100 KB images
+is 60 MB read at once (lower it for big images).
 ``batch_size`` (inputs per request) is a separate, per-model setting."""
 
 
