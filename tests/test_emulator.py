@@ -200,8 +200,8 @@ REFUSED: list[tuple[str, str, Any, list[str]]] = [
     (
         "enable_fusion not taken",
         MM,
-        mm(SNAP.name, ["x"], enable_fusion=True),
-        ["'enable_fusion'", SNAP.name, "same content object"],
+        mm(V1.name, ["x"], enable_fusion=True),
+        ["'enable_fusion'", V1.name],
     ),
     ("enable_fusion not a bool", MM, mm(Q3.name, ["x"], enable_fusion="yes"), ["boolean"]),
     ("res_level too high", MM, mm(SNAP.name, ["x"], res_level=4), ["'res_level'", "[0, 3]", "4"]),
@@ -272,18 +272,6 @@ REFUSED: list[tuple[str, str, Any, list[str]]] = [
         [f"at most {T4.max_elements} texts"],
     ),
     (
-        "fused object on qwen3",
-        MM,
-        mm(Q3.name, [{"text": "x", "image": URL}]),
-        ["contents[0]", "enable_fusion"],
-    ),
-    (
-        "fused object on qwen2.5-vl",
-        MM,
-        mm(Q25.name, [{"text": "x", "video": VIDEO}]),
-        ["contents[0]", "fuses the whole request"],
-    ),
-    (
         "fused object on vision-plus",
         MM,
         mm(PLUS.name, [{"text": "x", "image": URL}]),
@@ -332,7 +320,7 @@ ACCEPTED: list[tuple[str, str, Any]] = [
     ),
     ("fixed dimension sent as is", MM, mm(PLUS.name, ["x"], dimension=PLUS.dimensions[0])),
     ("smallest dimension", MM, mm(Q3.name, ["x"], dimension=min(Q3.dimensions))),
-    ("text at the token limit", MM, mm(SNAP.name, ["a" * ((SNAP.max_text_tokens or 0) * 4)])),
+    ("text at the token limit", MM, mm(SNAP.name, ["a" * (SNAP.max_text_tokens or 0)])),
     ("long text on a truncating model", MM, mm(V1.name, ["a" * ((V1.max_text_tokens or 0) * 8)])),
     ("plain string and objects", MM, mm(Q3.name, ["plain", {"text": "object"}])),
     ("qwen2.5-vl: one of each", MM, mm(Q25.name, ["x", {"image": URL}, {"video": VIDEO}])),
@@ -540,7 +528,9 @@ def test_sparse_output(http: httpx.Client, emu: Emulator) -> None:
     assert {e["token"] for e in entries} == {"red", "apple"}
     assert all(isinstance(e["index"], int) and isinstance(e["value"], float) for e in entries)
     weight = {e["token"]: e["value"] for e in entries}
-    assert weight["red"] > weight["apple"]
+    once = results(ok(post(http, emu, TEXT, tx(T4.name, ["red apple"], output_type="sparse"))))
+    # A repeated term weighs more (rarity of terms: see tests/test_sparse.py).
+    assert weight["red"] > {e["token"]: e["value"] for e in once[0]["sparse_embedding"]}["red"]
     both = results(ok(post(http, emu, TEXT, tx(T4.name, ["x y"], output_type="dense&sparse"))))
     assert set(both[0]) == {"text_index", "embedding", "sparse_embedding"}
 
@@ -571,7 +561,7 @@ def test_usage_is_shaped_per_model_family(http: httpx.Client, emu: Emulator, mod
 
 def test_text_usage_is_total_tokens(http: httpx.Client, emu: Emulator) -> None:
     usage = ok(post(http, emu, TEXT, tx(T4.name, ["abcdefgh", "abcd"])))["usage"]
-    assert usage == {"total_tokens": 3}
+    assert usage == {"total_tokens": 12}  # one per ASCII character: an upper bound
 
 
 # -- vectors -----------------------------------------------------------------------------------

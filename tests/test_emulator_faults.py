@@ -17,7 +17,7 @@ import pytest
 from dashscope_embeddings._catalog import Endpoint
 from dashscope_embeddings.emulator import Emulator, EmulatorConfig
 from dashscope_embeddings.emulator._config import EmulatorConfig as Config
-from dashscope_embeddings.emulator._faults import Fault, FaultPlan
+from dashscope_embeddings.emulator._faults import FaultPlan
 
 MM = Endpoint.MULTIMODAL.path
 KEY = {"Authorization": "Bearer test-key"}
@@ -452,12 +452,6 @@ def test_stop_drops_idle_keep_alive_connections_quickly() -> None:
         emu.stop()
         assert time.monotonic() - started < 2
     assert not emu.running
-
-
-def test_fault_values() -> None:
-    assert Fault(status=503).status == 503
-    with pytest.raises(ValueError):
-        Fault()
 
 
 def test_nothing_leaks_between_emulator_threads() -> None:

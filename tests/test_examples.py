@@ -85,3 +85,30 @@ def test_llamaindex_multimodal_example_mixes_texts_and_images(output: Output) ->
     mixed = next(line for line in lines if line.startswith("text and image hits: "))
     assert "The sea looks blue because water absorbs red light." in mixed
     assert "blue_sea.jpg" in mixed
+
+
+@pytest.mark.parametrize(
+    ("dense", "sparse", "hybrid"),
+    [
+        ("langchain dense", "langchain sparse", "langchain hybrid"),
+        ("llamaindex default", "llamaindex sparse", "llamaindex hybrid"),
+    ],
+)
+def test_hybrid_example_finds_the_code_dense_vectors_miss(
+    output: Output, dense: str, sparse: str, hybrid: str
+) -> None:
+    lines = output("hybrid_qdrant.py")
+
+    def first_hit(mode: str) -> str:
+        start = next(i for i, line in enumerate(lines) if line.startswith(f"{mode}: "))
+        return lines[start + 1].strip()
+
+    assert "SKU-4471-B" not in first_hit(dense)
+    assert first_hit(sparse).startswith("1. SKU-4471-B:")
+    assert first_hit(hybrid).startswith("1. SKU-4471-B:")
+
+
+def test_hybrid_example_feeds_both_sides_from_one_request(output: Output) -> None:
+    lines = output("hybrid_qdrant.py")
+    assert lines.count("indexing, dense and sparse: 1 request") == 2
+    assert lines.count("hybrid query: 1 request") == 2

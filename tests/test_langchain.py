@@ -338,18 +338,23 @@ async def test_async_requests_go_out_concurrently_without_blocking_the_loop(
 # -- errors --------------------------------------------------------------------------
 
 
-def test_bad_request_is_typed_and_names_the_batch(make: Make, emu: Emulator) -> None:
+def test_bad_request_is_narrowed_to_the_refused_input(make: Make, emu: Emulator) -> None:
     emb = make(model="text-embedding-v4", max_concurrency=1)
-    emu.inject(status=200)  # the first batch succeeds, the second is refused
-    emu.inject(status=400, code="InvalidParameter")
+    texts = [f"text {i}" for i in range(25)]
+    texts[13] = "word " * 8000  # over the model's token limit: the service refuses it
     with pytest.raises(BadRequestError) as info:
-        emb.embed_documents([f"text {i}" for i in range(25)])
+        emb.embed_documents(texts)
     error = info.value
     assert (error.status_code, error.code) == (400, "InvalidParameter")
     assert error.request_id
-    assert error.input_indices == tuple(range(10, 20))
-    assert "inputs 10..19" in str(error)
-    assert emu.stats.requests == 2  # not retried; the third batch was not sent
+    assert "input 13" in str(error)
+    assert error.embeddings is not None
+    assert error.embeddings[13] is None
+    # the rest of the refused batch is embedded, and matches a fresh call
+    assert error.embeddings[10:13] + error.embeddings[14:20] == emb.embed_documents(
+        texts[10:13] + texts[14:20]
+    )
+    assert error.input_indices == tuple(i for i, v in enumerate(error.embeddings) if v is None)
 
 
 async def test_only_the_failed_batch_is_retried(make: Make, emu: Emulator) -> None:
@@ -376,6 +381,7 @@ def test_rate_limit_after_retries_is_typed(make: Make, emu: Emulator) -> None:
     with pytest.raises(RateLimitError) as info:
         make(max_retries=0).embed_documents(["a", "b"])
     assert info.value.input_indices == (0, 1)
+    assert info.value.embeddings == [None, None]
 
 
 def test_wrong_key_is_an_authentication_error_without_the_key() -> None:

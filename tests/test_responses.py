@@ -6,8 +6,6 @@ from typing import Any
 
 import orjson
 import pytest
-from hypothesis import given, settings
-from hypothesis import strategies as st
 
 from dashscope_embeddings import (
     CATALOG,
@@ -17,64 +15,12 @@ from dashscope_embeddings import (
     ProtocolError,
     RateLimitError,
     ServerError,
-    create_client,
 )
 from dashscope_embeddings._inputs import Image, Item
 from dashscope_embeddings._planner import PlannedRequest, plan_requests
 from dashscope_embeddings._responses import error_from_response, parse_response
 
 _img = Image("https://example.com/a.png")
-
-
-def _fake_answer(request: PlannedRequest, dim: int, order: str = "reversed") -> bytes:
-    """What a faithful service might answer: vector[0] carries the input's tag."""
-    key = "texts" if "texts" in request.body["input"] else "contents"
-    elements = request.body["input"][key]
-    results = []
-    for slot in request.slots:
-        source = elements[slot.index] if key == "texts" else request.body["input"][key]
-        text = source if isinstance(source, str) else _first_text(source, slot.index)
-        vector = [float(text.removeprefix("t"))] + [0.0] * (dim - 1)
-        kind = next(iter(sorted(slot.types))) if slot.types else None
-        entry: dict[str, Any] = {
-            ("text_index" if key == "texts" else "index"): slot.index,
-            "embedding": vector,
-        }
-        if kind:
-            entry["type"] = kind
-        results.append(entry)
-    if order == "reversed":
-        results.reverse()
-    return orjson.dumps({"output": {"embeddings": results}, "usage": {"total_tokens": 1}})
-
-
-def _first_text(contents: list[dict[str, Any]], index: int) -> str:
-    if "text" in contents[index]:
-        return str(contents[index]["text"])
-    return next(c["text"] for c in contents if "text" in c)
-
-
-@settings(max_examples=80, deadline=None)
-@given(
-    model=st.sampled_from(["qwen3-vl-embedding", "tongyi-embedding-vision-plus-2026-03-06"]),
-    kinds=st.lists(st.sampled_from(["text", "fused"]), max_size=50),
-    batch_size=st.one_of(st.none(), st.integers(1, 25)),
-)
-def test_order_is_restored_whatever_the_answer_order(
-    model: str, kinds: list[str], batch_size: int | None
-) -> None:
-    spec = CATALOG[model]
-    dim = spec.dimensions[0]
-    items = [
-        Item(text=f"t{i}") if kind == "text" else Item(text=f"t{i}", images=(_img,))
-        for i, kind in enumerate(kinds)
-    ]
-    client = create_client(model, api_key="k", batch_size=batch_size)
-    requests = client._plan(items, "document")
-    parsed = [parse_response(r, _fake_answer(r, dim), dim) for r in requests]
-    result = client._assemble(len(items), parsed)
-    assert [v[0] for v in result.embeddings] == [float(i) for i in range(len(items))]
-    assert all(type(x) is float for v in result.embeddings for x in v)
 
 
 def _request(n: int = 3) -> PlannedRequest:

@@ -72,8 +72,7 @@ PARAMETER_RANGES: Mapping[str, tuple[float, float]] = MappingProxyType(
     {"res_level": (0, 3), "fps": (0.0, 1.0), "max_video_frames": (1, 64)}
 )
 
-# DIB (a BMP without its file header) has no signature to detect: not listed.
-_IMAGE_FORMATS_QWEN = frozenset({"jpeg", "png", "webp", "bmp", "tiff", "ico", "icns", "sgi"})
+_IMAGE_FORMATS_QWEN = frozenset({"jpeg", "png", "webp", "bmp", "tiff", "ico", "dib", "icns", "sgi"})
 _IMAGE_FORMATS_LEGACY = frozenset({"jpeg", "png", "bmp"})
 _TEXT_OUTPUT_TYPES = ("dense", "sparse", "dense&sparse")
 
@@ -103,9 +102,10 @@ class ModelSpec:
     parameters: frozenset[str] = frozenset()
     """Optional request parameters the model takes, besides ``dimension``."""
     output_types: tuple[str, ...] = ("dense",)
-    regions: frozenset[str] = frozenset({"cn-beijing"})
     dimension_hint: str | None = None
     """Added to the error for a refused dimension (where to get other sizes)."""
+    source: str = ""
+    """Where the numbers above come from (which vendor document, which table)."""
     known: bool = True
 
     @property
@@ -135,6 +135,10 @@ def _text(name: str, dimensions: tuple[int, ...], **kw: object) -> ModelSpec:
 
 _SNAPSHOT_HINT = "for other sizes use {}-2026-03-06"
 
+# The vendor documents the sources below name (copies in shared/reference/):
+# EN = multimodal embedding API reference, English (newest, wins on conflicts);
+# ZH = the same reference in Chinese (older); TEXT = text embedding API page.
+
 _MODELS = (
     _multimodal(
         "qwen3-vl-embedding",
@@ -148,6 +152,9 @@ _MODELS = (
         max_text_tokens=32_000,
         image_formats=_IMAGE_FORMATS_QWEN,
         parameters=frozenset({"instruct", "fps", "enable_fusion"}),
+        source="EN: dimensions (dimension parameter), 20 elements / 5 images / 1 video and "
+        "formats (input formats table), 32,000 tokens (model table); ZH: 5 MB image, 50 MB "
+        "video (its table says 10 images: EN's 5 wins).",
     ),
     _multimodal(
         "qwen2.5-vl-embedding",
@@ -161,6 +168,9 @@ _MODELS = (
         max_video_bytes=50 * MB,
         max_text_tokens=32_000,
         image_formats=_IMAGE_FORMATS_QWEN,
+        source="EN: dimensions, one text/image/video per request, fusion only (input formats "
+        "and model capability tables); ZH: sizes and 32,000 tokens (shared row with "
+        "qwen3-vl-embedding).",
     ),
     *(
         _multimodal(
@@ -176,6 +186,9 @@ _MODELS = (
             max_text_tokens=1024,
             image_formats=_IMAGE_FORMATS_QWEN,
             parameters=frozenset({"fps", "res_level", "max_video_frames"}),
+            source="EN: dimensions, 20 elements / 64 images / 8 videos, formats, 1,024 tokens, "
+            "10 MB image, res_level and max_video_frames (model table, input formats table, "
+            "parameters).",
         )
         for size, dims in (
             ("plus", (1152, 1024, 512, 256, 128, 64)),
@@ -194,8 +207,10 @@ _MODELS = (
             max_video_bytes=10 * MB,
             max_text_tokens=1024,
             image_formats=_IMAGE_FORMATS_LEGACY,
-            regions=frozenset({"cn-beijing", "ap-southeast-1"}),
             dimension_hint=_SNAPSHOT_HINT.format(f"tongyi-embedding-vision-{size}"),
+            source="EN: fixed dimension, multi_images <= 8, JPG/PNG/BMP, no element limit "
+            "(model capability and input formats tables); ZH: 1,024 tokens, 3 MB image, "
+            "10 MB video (its configurable dimensions are superseded by EN).",
         )
         for size, dim in (("plus", 1152), ("flash", 768))
     ),
@@ -211,6 +226,9 @@ _MODELS = (
         max_text_tokens=512,
         truncates_long_text=True,
         image_formats=_IMAGE_FORMATS_LEGACY,
+        source="EN: 1,024 dimensions, 20 elements / 20 texts / 1 image / 1 video, JPG/PNG/BMP; "
+        "ZH: 3 MB image; TEXT: 512 tokens, longer text truncated. The 10 MB video size is "
+        "not in these documents (videos are URLs, never checked here).",
     ),
     _text(
         "text-embedding-v4",
@@ -219,6 +237,8 @@ _MODELS = (
         max_text_tokens=8192,
         parameters=frozenset({"text_type", "instruct", "output_type"}),
         output_types=_TEXT_OUTPUT_TYPES,
+        source="TEXT: dimensions, 10 rows, 8,192 tokens per row (model table), text_type, "
+        "instruct and output_type (request parameters).",
     ),
     _text(
         "text-embedding-v3",
@@ -227,15 +247,20 @@ _MODELS = (
         max_text_tokens=8192,
         parameters=frozenset({"text_type", "output_type"}),
         output_types=_TEXT_OUTPUT_TYPES,
-        regions=frozenset({"ap-southeast-1"}),
+        source="TEXT: dimensions (model table); its row omits rows and tokens, so 10 texts "
+        "and 8,192 tokens are the page's general string limit and text-embedding-v4's.",
     ),
     *(
         _text(
             name,
             (1536,),
             max_elements=25,
-            max_text_tokens=2048,
             parameters=frozenset({"text_type"}),
+            # No token limit: none of the vendor documents gives one for v1/v2.
+            source="Not in the current vendor documents (legacy models). 1,536 dimensions "
+            "and 25 texts per request are what both community integrations "
+            "(langchain-community, llama-index-embeddings-dashscope) send; no token limit "
+            "is documented, so none is checked.",
         )
         for name in ("text-embedding-v1", "text-embedding-v2")
     ),
@@ -281,7 +306,6 @@ def lookup(name: str, *, warn: bool = True, stacklevel: int = 2) -> ModelSpec:
         fusion=Fusion.NONE if is_text else Fusion.FLAG,
         max_multi_images=0 if is_text else 64,
         output_types=_TEXT_OUTPUT_TYPES if is_text else ("dense",),
-        regions=frozenset(REGIONS),
         known=False,
     )
 

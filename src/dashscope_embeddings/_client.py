@@ -15,19 +15,30 @@ from typing import Any, Literal
 
 import httpx
 
-from ._catalog import ModelSpec
-from ._errors import InputError, ProtocolError
+from ._catalog import CATALOG, ModelSpec
+from ._errors import DashScopeError, InputError, ProtocolError
 from ._inputs import Item, fused_item, image_item, text_item, video_item
+from ._limiter import ConcurrencyLimiter
+from ._pacing import LocalPacer, Pacer
 from ._planner import PlannedRequest, plan_requests
 from ._responses import ParsedResponse, SparseVector, Vector, parse_response
-from ._runner import Runner
+from ._retry import RetryPolicy
+from ._runner import GIVE_UP_AFTER, JobOutcome, Runner
 from ._transport import Transport, TransportSettings
 
-__all__ = ["ClientConfig", "DashScopeClient", "EmbeddingResult", "Role"]
+__all__ = [
+    "ClientConfig",
+    "DashScopeClient",
+    "EmbeddingResult",
+    "OutputType",
+    "Role",
+    "check_output_type",
+]
 
 logger = logging.getLogger("dashscope_embeddings")
 
 Role = Literal["query", "document"]
+OutputType = Literal["dense", "sparse", "dense&sparse"]
 
 # Above this much inline image data, encoding a request body takes long enough
 # (base64 text, then JSON) to stall an event loop: do it in a thread instead.
@@ -48,6 +59,10 @@ class ClientConfig:
     """Added for query or document calls (``instruct``, ``text_type``)."""
     batch_size: int | None = None
     max_concurrency: int = 8
+    requests_per_minute: float | None = None
+    tokens_per_minute: float | None = None
+    give_up_after: float = GIVE_UP_AFTER
+    """Seconds without any success after which a call stops retrying (see ``_runner``)."""
     show_progress: bool = False
 
 
@@ -56,8 +71,12 @@ class EmbeddingResult:
     """Vectors in input order, plus what the service reported."""
 
     embeddings: list[Vector]
+    """Empty for ``output_type="sparse"``."""
     sparse_embeddings: list[SparseVector] | None = None
+    """Term id to weight, one per input, when the call asked for sparse output."""
     usage: dict[str, int] = field(default_factory=dict)
+    """Every integer usage field the service sent, summed over the call's requests;
+    nested fields flattened with dots (``input_tokens_details.image_tokens``)."""
     request_ids: list[str] = field(default_factory=list)
 
 
@@ -65,7 +84,11 @@ class DashScopeClient:
     """Embeds texts, images, videos and fused items with one DashScope model.
 
     Thread-safe and usable from any number of event loops. Owns its HTTP
-    clients unless you pass yours (for proxies or custom TLS).
+    clients unless you pass yours (for proxies or custom TLS). One concurrency
+    limiter and one pacer per instance hold all of its traffic to
+    ``max_concurrency`` and the configured rates; ``pacer`` (internal) swaps
+    the local pacer for another implementation of ``Pacer``, such as one that
+    shares an account's quota across a cluster.
     """
 
     def __init__(
@@ -74,12 +97,20 @@ class DashScopeClient:
         *,
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         self.config = config
         self._transport = Transport(
             config.transport, http_client=http_client, http_async_client=http_async_client
         )
-        self._runner = Runner(config.max_concurrency)
+        if pacer is None:
+            pacer = LocalPacer(config.requests_per_minute, config.tokens_per_minute)
+        self._runner = Runner(
+            ConcurrencyLimiter(config.max_concurrency),
+            pacer,
+            RetryPolicy(max_retries=config.transport.max_retries),
+            give_up_after=config.give_up_after,
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         return {"config": self.config}
@@ -96,12 +127,31 @@ class DashScopeClient:
     # files and base64-encode megabytes, so the async twins do it in a thread;
     # texts and video URLs are cheap.
 
-    def embed_texts(self, texts: Sequence[str], role: Role = "document") -> EmbeddingResult:
-        """One vector per text; ``role`` picks the query or document parameters."""
-        return self._embed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role)
+    def embed_texts(
+        self,
+        texts: Sequence[str],
+        role: Role = "document",
+        *,
+        output_type: OutputType | None = None,
+    ) -> EmbeddingResult:
+        """One vector per text; ``role`` picks the query or document parameters.
 
-    async def aembed_texts(self, texts: Sequence[str], role: Role = "document") -> EmbeddingResult:
-        return await self._aembed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role)
+        ``output_type`` overrides the configured one for this call: ``"sparse"``
+        fills ``sparse_embeddings`` only, ``"dense&sparse"`` both.
+        """
+        kind = self._output_type(output_type)
+        return self._embed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role, kind)
+
+    async def aembed_texts(
+        self,
+        texts: Sequence[str],
+        role: Role = "document",
+        *,
+        output_type: OutputType | None = None,
+    ) -> EmbeddingResult:
+        kind = self._output_type(output_type)
+        items = [text_item(t, i) for i, t in enumerate(_as_list(texts))]
+        return await self._aembed(items, role, kind)
 
     def embed_images(self, images: Sequence[object]) -> EmbeddingResult:
         """One vector per image: URL, data URI, path, bytes, file-like or PIL image."""
@@ -131,54 +181,82 @@ class DashScopeClient:
     def _fused_items(self, items: Sequence[object]) -> list[Item]:
         return [fused_item(item, i, self.spec) for i, item in enumerate(_as_list(items))]
 
+    def _output_type(self, requested: OutputType | None) -> OutputType:
+        if requested is None:
+            configured: OutputType = self.config.parameters.get("output_type", "dense")
+            return configured
+        check_output_type(self.spec, requested)
+        return requested
+
     # -- running a call ------------------------------------------------------------
 
-    def _plan(self, items: Sequence[Item], role: Role) -> list[PlannedRequest]:
+    def _plan(
+        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
+    ) -> list[PlannedRequest]:
         parameters = {**self.config.parameters, **self.config.role_parameters.get(role, {})}
+        parameters.pop("output_type", None)
+        if output_type != "dense":  # the service's default: not sent
+            parameters["output_type"] = output_type
         return plan_requests(items, self.spec, parameters, self.config.batch_size)
 
-    def _embed(self, items: Sequence[Item], role: Role) -> EmbeddingResult:
+    def _embed(
+        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
+    ) -> EmbeddingResult:
         if not items:
             return EmbeddingResult(embeddings=[])
-        requests = self._plan(items, role)
+        requests = self._plan(items, role, output_type)
         with self._progress(len(requests)) as tick:
-            parsed = self._runner.run(requests, self._send, tick)
-        return self._assemble(len(items), parsed)
+            outcome = self._runner.run(requests, self._send, tick)
+        return self._assemble(len(items), outcome, output_type)
 
-    async def _aembed(self, items: Sequence[Item], role: Role) -> EmbeddingResult:
+    async def _aembed(
+        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
+    ) -> EmbeddingResult:
         if not items:
             return EmbeddingResult(embeddings=[])
-        requests = self._plan(items, role)
+        requests = self._plan(items, role, output_type)
         with self._progress(len(requests)) as tick:
-            parsed = await self._runner.arun(requests, self._asend, tick)
-        return self._assemble(len(items), parsed)
+            outcome = await self._runner.arun(requests, self._asend, tick)
+        return self._assemble(len(items), outcome, output_type)
+
+    # One attempt each; the runner retries. Encoding again on a retry is cheap
+    # next to the round trip, and keeps no body alive between attempts.
 
     def _send(self, request: PlannedRequest) -> ParsedResponse:
-        answer = self._transport.post(request.endpoint.path, request.body)
+        prepared = self._transport.prepare(request.body)
+        answer = self._transport.send(request.endpoint.path, prepared)
         return parse_response(request, answer.content, self.config.dimension)
 
     async def _asend(self, request: PlannedRequest) -> ParsedResponse:
-        answer = await self._transport.apost(
-            request.endpoint.path,
-            request.body,
-            offload=request.inline_bytes > OFFLOAD_BYTES,
-        )
+        if request.inline_bytes > OFFLOAD_BYTES:
+            prepared = await asyncio.to_thread(self._transport.prepare, request.body)
+        else:
+            prepared = self._transport.prepare(request.body)
+        answer = await self._transport.asend(request.endpoint.path, prepared)
         return parse_response(request, answer.content, self.config.dimension)
 
-    def _assemble(self, count: int, parsed: Sequence[ParsedResponse]) -> EmbeddingResult:
+    def _assemble(
+        self, count: int, outcome: JobOutcome[ParsedResponse], output_type: OutputType
+    ) -> EmbeddingResult:
+        if outcome.error is not None:
+            raise _partial(count, outcome.results, outcome.error, output_type)
         vectors: dict[int, Vector] = {}
         sparse: dict[int, SparseVector] = {}
         result = EmbeddingResult(embeddings=[])
-        for response in parsed:
+        for response in outcome.results:
             vectors.update(response.vectors)
             sparse.update(response.sparse)
             for key, value in response.usage.items():
                 result.usage[key] = result.usage.get(key, 0) + value
             if response.request_id:
                 result.request_ids.append(response.request_id)
-        wants_dense = self.config.parameters.get("output_type", "dense") != "sparse"
-        store: Mapping[int, object] = vectors if wants_dense else sparse
-        missing = [i for i in range(count) if i not in store]
+        wants_dense = output_type != "sparse"
+        wants_sparse = output_type != "dense"
+        missing = [
+            i
+            for i in range(count)
+            if (wants_dense and i not in vectors) or (wants_sparse and i not in sparse)
+        ]
         if missing:
             raise ProtocolError(
                 "DashScope returned no vector for some inputs", input_indices=missing
@@ -189,8 +267,8 @@ class DashScopeClient:
                 f"DashScope returned vectors of different lengths {sorted(lengths)}"
             )
         result.embeddings = [vectors[i] for i in range(count)] if wants_dense else []
-        if sparse:
-            result.sparse_embeddings = [sparse.get(i, {}) for i in range(count)]
+        if wants_sparse:
+            result.sparse_embeddings = [sparse[i] for i in range(count)]
         return result
 
     def _progress(self, total: int) -> _Progress:
@@ -202,11 +280,54 @@ class DashScopeClient:
     async def aclose(self) -> None:
         await self._transport.aclose()
 
+    def __enter__(self) -> DashScopeClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> DashScopeClient:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+
+def _partial(
+    count: int, parsed: Sequence[ParsedResponse], error: DashScopeError, output_type: OutputType
+) -> DashScopeError:
+    """``error``, carrying what the call did get: one vector or ``None`` per input.
+
+    The dense vector, or the sparse one when only sparse output was asked for.
+    """
+    embeddings: list[Any] = [None] * count
+    for response in parsed:
+        got: Mapping[int, Any] = response.sparse if output_type == "sparse" else response.vectors
+        for position, vector in got.items():
+            embeddings[position] = vector
+    error.embeddings = embeddings
+    error.input_indices = tuple(i for i, v in enumerate(embeddings) if v is None)
+    return error
+
+
+def check_output_type(spec: ModelSpec, output_type: str) -> None:
+    """``InputError`` for an output type the model does not give, naming those that do."""
+    if output_type in spec.output_types:
+        return
+    offering = [m.name for m in CATALOG.values() if output_type in m.output_types]
+    raise InputError(
+        f"output_type={output_type!r} is not available for {spec.name} "
+        f"(takes {', '.join(spec.output_types)}); models with it: {', '.join(offering)}"
+    )
+
 
 def _as_list(values: Sequence[object]) -> list[object]:
     if isinstance(values, (str, bytes)):
         raise InputError("expected a list of inputs, got a single str/bytes; wrap it in a list")
-    return list(values)
+    try:
+        return list(values)
+    except TypeError:
+        raise InputError(f"expected a list of inputs, got {type(values).__name__}") from None
 
 
 class _Progress:

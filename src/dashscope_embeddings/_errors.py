@@ -15,6 +15,10 @@
 
 Every error names the inputs it concerns (``input_indices``: positions in the
 list the caller passed), so a failed batch of a large job can be located.
+An error raised by a call that had already embedded part of its inputs also
+carries ``embeddings``: one entry per input of the call, the vector or
+``None`` where it failed (then ``input_indices`` lists exactly those ``None``
+positions), so the caller can resume without paying twice.
 Messages never contain the API key: nothing here ever receives it.
 """
 
@@ -44,6 +48,10 @@ class DashScopeError(Exception):
     message: str
     request_id: str | None
     input_indices: tuple[int, ...]
+    embeddings: list[list[float] | None] | None
+    """Set when a call fails: one entry per input, the vector or ``None`` (failed or not sent)."""
+    retry_after: float | None
+    """Seconds the service asked us to wait (``Retry-After``), when it said so."""
 
     def __init__(
         self,
@@ -53,6 +61,8 @@ class DashScopeError(Exception):
         code: str | None = None,
         request_id: str | None = None,
         input_indices: Sequence[int] = (),
+        embeddings: list[list[float] | None] | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -60,6 +70,8 @@ class DashScopeError(Exception):
         self.code = code
         self.request_id = request_id
         self.input_indices = tuple(input_indices)
+        self.embeddings = embeddings
+        self.retry_after = retry_after
 
     def __str__(self) -> str:
         parts = [self.message]
@@ -83,6 +95,8 @@ class DashScopeError(Exception):
                 self.code,
                 self.request_id,
                 self.input_indices,
+                self.embeddings,
+                self.retry_after,
             ),
         )
 
@@ -94,6 +108,8 @@ def _rebuild(
     code: str | None,
     request_id: str | None,
     input_indices: tuple[int, ...],
+    embeddings: list[list[float] | None] | None = None,
+    retry_after: float | None = None,
 ) -> DashScopeError:
     return cls(
         message,
@@ -101,6 +117,8 @@ def _rebuild(
         code=code,
         request_id=request_id,
         input_indices=input_indices,
+        embeddings=embeddings,
+        retry_after=retry_after,
     )
 
 
@@ -164,6 +182,7 @@ def status_error(
     code: str | None,
     message: str,
     request_id: str | None,
+    retry_after: float | None = None,
 ) -> APIStatusError:
     """The typed error for a non-2xx answer."""
     cls: type[APIStatusError]
@@ -177,4 +196,10 @@ def status_error(
         cls = BadRequestError
     else:
         cls = APIStatusError
-    return cls(message, status_code=status_code, code=code, request_id=request_id)
+    return cls(
+        message,
+        status_code=status_code,
+        code=code,
+        request_id=request_id,
+        retry_after=retry_after,
+    )

@@ -11,6 +11,7 @@ import base64
 import binascii
 import os
 import re
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,12 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
 )
 
 
+# A DIB is a BMP without its 14-byte file header: it starts with the size of
+# its info header, one of these (core, info, v2, v3, v4, v5).
+_DIB_HEADER_SIZES = frozenset({12, 40, 52, 56, 108, 124})
+_BIT_COUNTS = frozenset({1, 2, 4, 8, 16, 24, 32})
+
+
 def detect_image_format(data: bytes) -> str | None:
     """The image format of ``data`` from its first bytes, or ``None``."""
     if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
@@ -55,7 +62,21 @@ def detect_image_format(data: bytes) -> str | None:
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
-    return None
+    return "dib" if _is_dib(data) else None
+
+
+def _is_dib(data: bytes) -> bool:
+    # No signature: the header size, one plane and a valid bit count together
+    # make a false match on text or another format vanishingly unlikely.
+    if len(data) < 16:
+        return False
+    header = int.from_bytes(data[:4], "little")
+    if header not in _DIB_HEADER_SIZES:
+        return False
+    at = 8 if header == 12 else 12  # the core header has 16-bit width and height
+    planes = int.from_bytes(data[at : at + 2], "little")
+    bits = int.from_bytes(data[at + 2 : at + 4], "little")
+    return planes == 1 and bits in _BIT_COUNTS
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,8 +109,22 @@ class Item:
         return self.modalities == 1 and len(self.images) > 1
 
 
+# What a file-like object or a file may hold when the model documents no image
+# size limit (unknown models): the largest documented limit, with headroom.
+UNDOCUMENTED_IMAGE_BYTES = 32 * MB
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
 def _mb(n: int) -> str:
     return f"{n / MB:.1f} MB" if n % MB else f"{n // MB} MB"
+
+
+def excerpt(value: str, limit: int = 80) -> str:
+    """``value`` quoted, cut to ``limit`` characters: an input may be megabytes."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 def text_item(value: object, position: int) -> Item:
@@ -105,6 +140,12 @@ def _text(value: object, position: int) -> str:
     if not value:
         raise InputError(
             f"input {position}: empty text; the service refuses empty strings",
+            input_indices=[position],
+        )
+    if not value.isascii() and _SURROGATE.search(value):
+        raise InputError(
+            f"input {position}: the text holds a lone surrogate (not valid Unicode, "
+            "cannot be sent as UTF-8); decode it with errors='replace' first",
             input_indices=[position],
         )
     return value
@@ -227,15 +268,19 @@ def _image(value: object, position: int, spec: ModelSpec) -> Image:
             except (binascii.Error, ValueError):
                 raise refuse("data URI is not valid base64") from None
             return _checked(data, position, spec, "data URI", keep=value)
-        if value.startswith("data:"):
-            raise refuse("a data URI must look like data:image/<format>;base64,<data>")
+        if value[:5].lower() == "data:":
+            raise refuse(
+                "a data URI must look like data:image/<format>;base64,<data>, got "
+                + excerpt(value, 40)
+            )
         return _from_path(Path(value), position, spec)
     if isinstance(value, os.PathLike):
         return _from_path(Path(os.fspath(value)), position, spec)
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _checked(bytes(value), position, spec, "bytes")
     if hasattr(value, "read"):
-        data = value.read()
+        limit = spec.max_image_bytes or UNDOCUMENTED_IMAGE_BYTES
+        data = value.read(limit + 1)
         if not isinstance(data, bytes):
             raise refuse("file-like objects must be opened in binary mode")
         return _checked(data, position, spec, "file-like object")
@@ -248,14 +293,37 @@ def _image(value: object, position: int, spec: ModelSpec) -> Image:
 
 
 def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
+    what = f"image file {excerpt(str(path))}"
+    limit = spec.max_image_bytes or UNDOCUMENTED_IMAGE_BYTES
+
+    def refuse(why: str) -> InputError:
+        return InputError(f"input {position}: {what} {why}", input_indices=[position])
+
+    def unreadable(why: str) -> InputError:
+        return InputError(f"input {position}: cannot read {what}: {why}", input_indices=[position])
+
     try:
-        data = path.read_bytes()
+        # Non-blocking open: a FIFO must not hang us; then the size decides
+        # before any byte is read, and no more than limit + 1 bytes ever are.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+    except (OSError, ValueError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:80]
+        raise unreadable(why) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise refuse("is not a regular file (a device, FIFO or directory)")
+        if info.st_size > limit:
+            raise refuse(
+                f"is {_mb(info.st_size)}, over the {_mb(limit)} image limit of {spec.name}"
+            )
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(limit + 1)
     except OSError as exc:
-        raise InputError(
-            f"input {position}: cannot read image file {str(path)!r}: {exc.strerror or exc}",
-            input_indices=[position],
-        ) from None
-    return _checked(data, position, spec, f"image file {str(path)!r}")
+        raise unreadable(str(exc.strerror or exc)) from None
+    finally:
+        os.close(fd)
+    return _checked(data, position, spec, what)
 
 
 def _checked(
@@ -264,8 +332,8 @@ def _checked(
     fmt = detect_image_format(data)
     if fmt is None:
         raise InputError(
-            f"input {position}: {what} is not an image (no PNG, JPEG, WEBP, GIF, BMP, TIFF, "
-            "ICO, ICNS or SGI signature)",
+            f"input {position}: {what} is not an image (no PNG, JPEG, WEBP, GIF, BMP, DIB, "
+            "TIFF, ICO, ICNS or SGI header)",
             input_indices=[position],
         )
     if spec.image_formats is not None and fmt not in spec.image_formats:
@@ -274,10 +342,11 @@ def _checked(
             f"{', '.join(sorted(spec.image_formats))}",
             input_indices=[position],
         )
-    if spec.max_image_bytes is not None and len(data) > spec.max_image_bytes:
+    limit = spec.max_image_bytes or UNDOCUMENTED_IMAGE_BYTES
+    if len(data) > limit:
+        size = f"over {_mb(limit)}" if len(data) == limit + 1 else _mb(len(data))
         raise InputError(
-            f"input {position}: {what} is {_mb(len(data))}, over the "
-            f"{_mb(spec.max_image_bytes)} image limit of {spec.name}",
+            f"input {position}: {what} is {size}, over the {_mb(limit)} image limit of {spec.name}",
             input_indices=[position],
         )
     uri = keep or f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"

@@ -8,19 +8,28 @@ made (and again when one is assigned), never at the first request.
 
 from __future__ import annotations
 
+import enum
 import os
-import warnings
 from collections.abc import Callable, Mapping
 from typing import Any, ClassVar, Literal
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import Self
 
 from ._catalog import DEFAULT_MODEL, PARAMETER_RANGES, REGIONS, ModelSpec, lookup, resolve_region
-from ._client import ClientConfig, DashScopeClient, Role
+from ._client import ClientConfig, DashScopeClient, OutputType, Role, check_output_type
 from ._errors import InputError
-from ._transport import TransportSettings
+from ._transport import TransportSettings, check_header_value, redact_url
 
 __all__ = ["DashScopeOptions", "create_client"]
 
@@ -39,8 +48,40 @@ def _env(*names: str, default: str | None = None) -> Callable[[], str | None]:
 
 
 def _env_secret() -> SecretStr | None:
-    value = os.environ.get("DASHSCOPE_API_KEY")
-    return SecretStr(value) if value else None
+    key: SecretStr | None = _secret(os.environ.get("DASHSCOPE_API_KEY"))
+    return key
+
+
+def _secret(value: object) -> Any:
+    """A key as a stripped ``SecretStr`` (keys read from files end in a newline);
+    empty means none. Anything else is left to pydantic to refuse."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if isinstance(value, str):
+        value = value.strip()
+        return SecretStr(value) if value else None
+    return value
+
+
+def _env_number(name: str, kind: type[float], default: float, minimum: float, strict: bool) -> Any:
+    """A default factory for a number option, checked like the constructor argument."""
+
+    def read() -> Any:
+        raw = os.environ.get(name)
+        if not raw:
+            return default
+        try:
+            value = kind(raw)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (strict and value == minimum) or value != value:
+            bound = f"> {minimum:g}" if strict else f">= {minimum:g}"
+            raise InputError(
+                f"environment variable {name}={raw[:40]!r} is not valid: {bound} needed"
+            )
+        return value
+
+    return read
 
 
 class DashScopeOptions(BaseModel):
@@ -84,10 +125,11 @@ class DashScopeOptions(BaseModel):
         description="text-embedding models: text_type of document calls (queries always "
         "send 'query'); automatic ('document') when unset.",
     )
-    output_type: Literal["dense", "dense&sparse"] = Field(
+    output_type: OutputType = Field(
         default="dense",
-        description="'dense&sparse' asks text-embedding-v3/v4 for sparse vectors too "
-        "(see DashScopeClient); framework methods return the dense ones.",
+        description="'dense&sparse' asks text-embedding-v3/v4 for sparse vectors too, "
+        "'sparse' for them alone (core client only: the framework classes return dense "
+        "vectors; their sparse side is DashScopeSparseEmbeddings / sparse_doc_fn).",
     )
     res_level: int | None = Field(default=None, description="Image resolution level 0-3.")
     fps: float | None = Field(default=None, description="Video frame sampling rate, 0-1.")
@@ -95,32 +137,66 @@ class DashScopeOptions(BaseModel):
     batch_size: int | None = Field(
         default=None, gt=0, description="Inputs per request; clamped to the model's limit."
     )
-    max_concurrency: int = Field(default=8, ge=1, description="Requests in flight per instance.")
+    max_concurrency: int = Field(
+        default=8,
+        ge=1,
+        description="Requests in flight per instance: one cap across all its threads, event "
+        "loops, sync and async calls; halved on a 429 and recovered gradually.",
+    )
+    requests_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="Pace the instance's requests to the account's quota (None: no pacing).",
+    )
+    tokens_per_minute: float | None = Field(
+        default=None,
+        gt=0,
+        description="Pace the instance's tokens (estimated, never below the service's count).",
+    )
     max_retries: int = Field(
-        default_factory=lambda: int(os.environ.get("DASHSCOPE_MAX_RETRIES") or 3),
+        default_factory=_env_number("DASHSCOPE_MAX_RETRIES", int, 3, 0, strict=False),
         ge=0,
-        description="Retries on 408/409/429/5xx, timeouts and connection errors.",
+        description="Retries per request on 408/409/429/5xx, timeouts and connection errors; "
+        "beyond them a request keeps trying while the call makes progress (0: never retry).",
     )
     timeout: float = Field(
-        default_factory=lambda: float(os.environ.get("DASHSCOPE_TIMEOUT") or 60.0),
+        default_factory=_env_number("DASHSCOPE_TIMEOUT", float, 60.0, 0, strict=True),
         gt=0,
-        description="Seconds per request.",
+        description="Seconds for the whole of one attempt (connect, send, wait, read the body).",
+    )
+    allow_insecure_http: bool = Field(
+        default=False,
+        description="Permit sending the key over plain http:// to a non-loopback host, "
+        "directly or through a proxy (an emulator in another container). Never implied.",
     )
     extra_parameters: dict[str, Any] = Field(
         default_factory=dict, description="Merged into `parameters` verbatim."
     )
     show_progress: bool = Field(default=False, description="tqdm progress bar over requests.")
-    http_client: httpx.Client | None = Field(
+    http_client: SkipJsonSchema[httpx.Client | None] = Field(
         default=None, exclude=True, repr=False, description="Your own httpx.Client."
     )
-    http_async_client: httpx.AsyncClient | None = Field(
+    http_async_client: SkipJsonSchema[httpx.AsyncClient | None] = Field(
         default=None, exclude=True, repr=False, description="Your own httpx.AsyncClient."
     )
 
     _client: DashScopeClient | None = PrivateAttr(default=None)
 
+    _normalise_key = field_validator("api_key", mode="before")(_secret)
+
+    @field_validator("workspace", mode="before")
+    @classmethod
+    def _strip_workspace(cls, value: Any) -> Any:
+        return (value.strip() or None) if isinstance(value, str) else value
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and value else value
+
     _model_field: ClassVar[str]
     """The field naming the model: ``model`` (LangChain) or ``model_name`` (LlamaIndex)."""
+    _returns_dense: ClassVar[bool] = True
+    """Framework classes return dense vectors: ``output_type="sparse"`` would leave them none."""
 
     def _model_id(self) -> str:
         return str(getattr(self, self._model_field))
@@ -134,6 +210,10 @@ class DashScopeOptions(BaseModel):
         )
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, str) and isinstance(value, enum.Enum):
+            # A string enum (the llama_index migration names) stands for its value,
+            # as it does at construction, where pydantic converts it.
+            value = value.value
         # Only our options and the model shape requests: a framework's own fields
         # (LlamaIndex assigns callback_manager at every index build) must not
         # rebuild the client and repeat its warnings.
@@ -142,15 +222,24 @@ class DashScopeOptions(BaseModel):
         if not configures or not private or private.get("_client") is None:
             super().__setattr__(name, value)
             return
-        # An assigned option takes effect (and is checked) at once, not silently
-        # never; a refused one leaves the object as it was, not half-changed.
+        # An assigned option takes effect (and is checked, converted and
+        # normalised like a constructor argument) at once, not silently never;
+        # a refused one leaves the object as it was, not half-changed.
         previous = getattr(self, name)
-        super().__setattr__(name, value)
+        self._assign(name, value)
         try:
             self._configure()
         except InputError:
             super().__setattr__(name, previous)
             raise
+
+    def _assign(self, name: str, value: Any) -> None:
+        try:
+            self.__pydantic_validator__.validate_assignment(self, name, value)
+        except ValidationError as exc:
+            # Not pydantic's text: it quotes the value, and this may be the key.
+            problems = "; ".join(str(e["msg"]) for e in exc.errors())
+            raise InputError(f"{name}: {problems}") from None
 
     @property
     def core_client(self) -> DashScopeClient:
@@ -161,11 +250,37 @@ class DashScopeOptions(BaseModel):
         return self._client
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
-        copied = super().model_copy(update=update, deep=deep)
-        # pydantic writes `update` straight into __dict__ (no __setattr__) and
-        # shares private attrs: without this the copy would keep the old client.
+        copied = super().model_copy(deep=deep)
+        # pydantic would write `update` straight into __dict__, unvalidated (a
+        # str key would stay a str), and shares private attrs: without this the
+        # copy would keep the old client.
+        for name, value in (update or {}).items():
+            copied._assign(name, value)
         copied._configure()
         return copied
+
+    # -- lifecycle: the HTTP clients the instance owns ---------------------------
+
+    def close(self) -> None:
+        """Close the HTTP connections (a later call opens new ones)."""
+        if self._client is not None:
+            self._client.close()
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def __getstate__(self) -> dict[Any, Any]:
         # Live sockets and locks do not pickle; the client is rebuilt on first use.
@@ -179,7 +294,9 @@ class DashScopeOptions(BaseModel):
         return state
 
     def _client_config(self) -> ClientConfig:
-        # Both warnings below point at the caller of the adapter's __init__.
+        # The unknown-model warning points at the caller of the adapter's __init__.
+        # No model/region availability warning: the vendor's lists change faster
+        # than any table here, and the service's own answer is authoritative.
         spec = lookup(self._model_id(), stacklevel=4)
         try:
             region = resolve_region(self.region)
@@ -187,13 +304,11 @@ class DashScopeOptions(BaseModel):
             raise InputError(
                 f"unknown region {self.region!r}; use one of {sorted(REGIONS)} (or 'intl')"
             ) from None
-        if self.base_url is None and region not in spec.regions:
-            warnings.warn(
-                f"{spec.name} is not offered in {region} (offered in {sorted(spec.regions)})",
-                UserWarning,
-                stacklevel=4,
-            )
         self._check_parameters(spec)
+        if self.api_key is not None:
+            check_header_value("api_key", self.api_key.get_secret_value())
+        if self.workspace is not None:
+            check_header_value("workspace", self.workspace)
         parameters: dict[str, Any] = {}
         if self.dimension is not None and (spec.dimension_configurable or not spec.known):
             parameters["dimension"] = self.dimension
@@ -212,6 +327,7 @@ class DashScopeOptions(BaseModel):
                 workspace=self.workspace,
                 timeout=self.timeout,
                 max_retries=self.max_retries,
+                allow_insecure_http=self.allow_insecure_http,
             ),
             dimension=expected if isinstance(expected, int) else None,
             parameters=parameters,
@@ -221,6 +337,8 @@ class DashScopeOptions(BaseModel):
             },
             batch_size=self.batch_size,
             max_concurrency=self.max_concurrency,
+            requests_per_minute=self.requests_per_minute,
+            tokens_per_minute=self.tokens_per_minute,
             show_progress=self.show_progress,
         )
 
@@ -249,10 +367,12 @@ class DashScopeOptions(BaseModel):
             )
         if self.text_type is not None and not spec.is_text:
             raise InputError(f"text_type applies to text-embedding models, not {spec.name}")
-        if self.output_type not in spec.output_types:
+        check_output_type(spec, self.output_type)
+        if self.output_type == "sparse" and self._returns_dense:
             raise InputError(
-                f"output_type={self.output_type!r} is not available for {spec.name} "
-                f"(takes {', '.join(spec.output_types)})"
+                f"{type(self).__name__} returns dense vectors; for sparse ones use "
+                "DashScopeSparseEmbeddings (LangChain) or sparse_doc_fn/sparse_query_fn "
+                "(LlamaIndex)"
             )
         for name, (low, high) in PARAMETER_RANGES.items():
             value = getattr(self, name)
@@ -266,6 +386,7 @@ class DashScopeOptions(BaseModel):
 
 class _ClientOptions(DashScopeOptions):
     _model_field: ClassVar[str] = "model"
+    _returns_dense: ClassVar[bool] = False
     model: str = DEFAULT_MODEL
 
 

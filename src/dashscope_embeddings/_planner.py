@@ -16,7 +16,21 @@ from ._catalog import DEFAULT_BATCH_SIZE, UNKNOWN_MODEL_BATCH_SIZE, Endpoint, Fu
 from ._errors import InputError
 from ._inputs import Item
 
-__all__ = ["PlannedRequest", "Slot", "effective_batch_size", "plan_requests"]
+__all__ = [
+    "PlannedRequest",
+    "Slot",
+    "effective_batch_size",
+    "estimate_tokens",
+    "plan_requests",
+    "split_request",
+]
+
+# The most characters one token could stand for, generously: the longest
+# entries of the Qwen BPE vocabularies (runs of spaces, dashes, '=') are far
+# shorter. A text is refused only if it would exceed the model's token limit
+# even at this many characters per token, so no text the service would take
+# is ever refused here; anything shorter is left to the service to judge.
+MAX_CHARS_PER_TOKEN = 128
 
 _FUSION_TYPES = frozenset({"fusion"})
 _FUSED_TYPES = frozenset({"fused"})
@@ -39,6 +53,8 @@ class PlannedRequest:
     slots: tuple[Slot, ...]
     inline_bytes: int = 0
     """Decoded size of the images sent inline (data URIs): what makes a body big."""
+    tokens: int = 0
+    """Estimated tokens, never below the service's count (``estimate_tokens``)."""
 
     @property
     def positions(self) -> tuple[int, ...]:
@@ -53,6 +69,53 @@ class _Batch:
     videos: int = 0
     texts: int = 0
     inline_bytes: int = 0
+    tokens: int = 0
+
+
+def estimate_tokens(item: Item, spec: ModelSpec) -> int:
+    """Tokens of one input, never fewer than the service counts (for ``tokens_per_minute``).
+
+    A text costs its UTF-8 length in bytes: the service's byte-level BPE
+    tokenizer never makes a token of less than one byte (a CJK character is 3
+    bytes and 1-2 tokens, an English word 1-1.5 tokens for 4-6 bytes). A model
+    that truncates long text counts at most its limit. An image or a video
+    costs the model's whole per-input token limit: its real count depends on
+    the resolution the service picks, and the limit is the one bound known
+    without decoding it (a deliberate over-estimate; unknown models count 0).
+    """
+    tokens = 0
+    if item.text is not None:
+        tokens = len(item.text.encode("utf-8"))
+        if spec.truncates_long_text and spec.max_text_tokens:
+            tokens = min(tokens, spec.max_text_tokens)
+    media = len(item.images) + (item.video is not None)
+    return tokens + media * (spec.max_text_tokens or 0)
+
+
+def split_request(request: PlannedRequest) -> tuple[PlannedRequest, PlannedRequest]:
+    """Two requests, each with half of the inputs of a batch of two or more.
+
+    Used to find which input of a refused (400) batch the service objects to.
+    Each half keeps the whole's inline size and token estimate: upper bounds,
+    so pacing stays on the safe side (narrowing is rare and short).
+    """
+    key = "texts" if request.endpoint is Endpoint.TEXT else "contents"
+    values = request.body["input"][key]
+    half = len(values) // 2
+
+    def part(start: int, stop: int) -> PlannedRequest:
+        return PlannedRequest(
+            endpoint=request.endpoint,
+            body={**request.body, "input": {key: values[start:stop]}},
+            slots=tuple(
+                Slot(i, slot.position, slot.types)
+                for i, slot in enumerate(request.slots[start:stop])
+            ),
+            inline_bytes=request.inline_bytes,
+            tokens=request.tokens,
+        )
+
+    return part(0, half), part(half, len(values))
 
 
 def effective_batch_size(spec: ModelSpec, batch_size: int | None) -> int:
@@ -79,6 +142,19 @@ def plan_requests(
     return _plan_multimodal(items, spec, dict(parameters), size)
 
 
+def _check_text_length(item: Item, position: int, spec: ModelSpec) -> None:
+    if item.text is None or spec.max_text_tokens is None:
+        return
+    most = spec.max_text_tokens * MAX_CHARS_PER_TOKEN
+    if len(item.text) > most:
+        raise InputError(
+            f"input {position}: a text of {len(item.text):,} characters cannot fit the "
+            f"{spec.max_text_tokens:,}-token limit of {spec.name} (more than {most:,} "
+            "characters even at the most characters a token can hold); split it",
+            input_indices=[position],
+        )
+
+
 def _plan_text(
     items: Sequence[Item], spec: ModelSpec, parameters: dict[str, Any], size: int
 ) -> list[PlannedRequest]:
@@ -89,6 +165,7 @@ def _plan_text(
                 "(for example qwen3-vl-embedding) for images and video",
                 input_indices=[position],
             )
+        _check_text_length(item, position, spec)
     requests = []
     for start in range(0, len(items), size):
         chunk = items[start : start + size]
@@ -101,6 +178,7 @@ def _plan_text(
                     "parameters": dict(parameters),
                 },
                 slots=tuple(Slot(i, start + i, None) for i in range(len(chunk))),
+                tokens=sum(estimate_tokens(item, spec) for item in chunk),
             )
         )
     return requests
@@ -155,6 +233,7 @@ def _fused_request(
         body={"model": spec.name, "input": {"contents": contents}, "parameters": params},
         slots=(Slot(0, position, _FUSION_TYPES if spec.known else None),),
         inline_bytes=_inline_bytes(item),
+        tokens=estimate_tokens(item, spec),
     )
 
 
@@ -177,11 +256,13 @@ def _plan_multimodal(
                     },
                     slots=tuple(batch.slots),
                     inline_bytes=batch.inline_bytes,
+                    tokens=batch.tokens,
                 )
             )
         batch = _Batch()
 
     for position, item in enumerate(items):
+        _check_text_length(item, position, spec)
         if _alone(item, spec):
             requests.append(_fused_request(item, position, spec, parameters))
             continue
@@ -203,6 +284,7 @@ def _plan_multimodal(
         batch.videos += videos
         batch.texts += texts
         batch.inline_bytes += _inline_bytes(item)
+        batch.tokens += estimate_tokens(item, spec)
     flush()
     return requests
 

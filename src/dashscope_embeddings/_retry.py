@@ -4,6 +4,9 @@ The policy of openai-python: retry 408, 409, 429, 5xx, timeouts and
 connection errors; exponential backoff from 0.5 s capped at 8 s, with up to
 25% jitter so that parallel batches do not retry in lock-step; a
 ``Retry-After`` (or ``retry-after-ms``) of at most 60 s replaces the backoff.
+The transport reads that header once (``retry_after``) and puts it on the
+error; the runner decides, with this policy and the job's progress, whether
+to try again (see ``_runner``).
 """
 
 from __future__ import annotations
@@ -16,13 +19,13 @@ from dataclasses import dataclass, field
 
 from ._errors import APIConnectionError, APIStatusError, DashScopeError
 
-__all__ = ["RetryPolicy"]
+__all__ = ["RetryPolicy", "retry_after"]
 
 RETRYABLE_STATUS = frozenset({408, 409, 429})
 MAX_RETRY_AFTER = 60.0
 
 
-def _retry_after(headers: Mapping[str, str], now: Callable[[], float]) -> float | None:
+def retry_after(headers: Mapping[str, str], now: Callable[[], float] = time.time) -> float | None:
     """Seconds the server asked us to wait, if it said so and it is sane."""
     raw_ms = headers.get("retry-after-ms")
     if raw_ms is not None:
@@ -58,7 +61,7 @@ class RetryPolicy:
     def is_retryable(error: DashScopeError) -> bool:
         if isinstance(error, APIConnectionError):  # includes timeouts
             return True
-        if isinstance(error, APIStatusError):
+        if isinstance(error, APIStatusError) and error.status_code is not None:
             return error.status_code in RETRYABLE_STATUS or error.status_code >= 500
         return False
 
@@ -68,9 +71,14 @@ class RetryPolicy:
         """Seconds to wait before the next try, or ``None`` to give up and raise ``error``."""
         if retries_done >= self.max_retries or not self.is_retryable(error):
             return None
-        if headers:
-            asked = _retry_after(headers, self.clock)
-            if asked is not None:
-                return asked
+        return self.wait(retries_done, error, headers)
+
+    def wait(
+        self, retries_done: int, error: DashScopeError, headers: Mapping[str, str] | None = None
+    ) -> float:
+        """Seconds before try number ``retries_done + 1``, whatever the retry budget says."""
+        asked = retry_after(headers, self.clock) if headers else error.retry_after
+        if asked is not None:
+            return asked
         backoff = min(self.base_delay * 2.0**retries_done, self.max_delay)
         return backoff * (1.0 - self.jitter * self.random())

@@ -1,123 +1,338 @@
-"""Concurrent execution of planned requests, sync (threads) and async (tasks).
+"""Running a call's planned requests: concurrency, pacing, retries, narrowing, stopping.
 
-At most ``max_concurrency`` requests are in flight per client instance, on
-both paths. Each request retries on its own (in the transport); the first
-error that survives its retries cancels whatever has not started and is
-raised with the input positions of its batch.
+The transport makes one attempt; everything that depends on the whole call
+lives here, because one request cannot see it:
+
+- **One cap per instance.** Every attempt holds a slot of the instance's
+  ``ConcurrencyLimiter`` (threads, event loops, sync and async together),
+  and books its send time with the instance's ``Pacer``.
+- **Back-pressure is not failure.** A 429 slows the whole instance (the
+  limiter halves its cap, the pacer its rate, a ``Retry-After`` holds every
+  new request). A request that used its ``max_retries`` retries keeps trying
+  while the call makes progress; the call gives up only when nothing of it
+  has succeeded for ``give_up_after`` seconds, and then raises the last
+  error (the idea of gRPC's retry throttling: retry while the service is
+  mostly answering). ``max_retries=0`` still means "never retry".
+- **Narrowing.** A 400 for a batch of several inputs splits the batch in two
+  and tries each half, down to the input(s) the service refuses; the rest of
+  the batch is embedded.
+- **Stop means stop.** After the first error that is not retried, no new
+  attempt starts (except the narrowing of the batch that produced it, so that
+  the error can name the refused input and the rest of that batch is kept),
+  waits are abandoned, and the call returns once the requests already on the
+  wire have answered: what they bring back is kept in the error's
+  ``embeddings``. A ``KeyboardInterrupt`` or a cancellation returns at once;
+  worker threads notice the stop within ``_POLL`` seconds and start nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-import weakref
+import time
 from collections.abc import Awaitable, Callable, Sequence
-from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
-from typing import TypeVar
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
-from ._errors import DashScopeError
-from ._planner import PlannedRequest
+from ._errors import BadRequestError, DashScopeError
+from ._limiter import _POLL, ConcurrencyLimiter, Stopped
+from ._pacing import Pacer
+from ._planner import PlannedRequest, split_request
+from ._retry import RetryPolicy
 
-__all__ = ["Runner"]
+__all__ = ["JobOutcome", "Runner"]
 
 T = TypeVar("T")
 
-
-def _locate(error: DashScopeError, request: PlannedRequest) -> DashScopeError:
-    if not error.input_indices:
-        error.input_indices = request.positions
-    return error
+GIVE_UP_AFTER = 30.0
+"""Seconds without any success after which a call stops retrying and raises."""
 
 
-class _Cancelled(Exception):
-    """A request skipped because another one already failed."""
+@dataclass
+class JobOutcome(Generic[T]):
+    """What a call achieved: every answered (sub)request, and the error that stopped it."""
+
+    results: list[T] = field(default_factory=list)
+    error: DashScopeError | None = None
+
+
+class _Job(Generic[T]):
+    """The shared state of one call."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self.clock = clock
+        self.lock = threading.Lock()
+        self.stop = threading.Event()
+        self.outcome: JobOutcome[T] = JobOutcome()
+        self.culprit: int | None = None
+        self.last_progress = clock()
+        self.on_wire: set[int] = set()
+        """Async units awaiting an answer (only touched on the call's loop)."""
+
+    def stopped(self, unit: int) -> bool:
+        return self.stop.is_set() and unit != self.culprit
+
+    def done(self, result: T) -> None:
+        with self.lock:
+            self.outcome.results.append(result)
+            self.last_progress = self.clock()
+
+    def fail(self, error: DashScopeError, unit: int) -> None:
+        with self.lock:
+            if self.outcome.error is None:
+                self.outcome.error = error
+                self.culprit = unit
+            self.stop.set()
+
+
+@dataclass(frozen=True)
+class _Retry:
+    delay: float
+
+
+_SPLIT = object()
 
 
 class Runner:
-    def __init__(self, max_concurrency: int) -> None:
-        self.max_concurrency = max_concurrency
-        self._slots = threading.BoundedSemaphore(max_concurrency)
-        self._async_slots: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, asyncio.Semaphore
-        ] = weakref.WeakKeyDictionary()
+    def __init__(
+        self,
+        limiter: ConcurrencyLimiter,
+        pacer: Pacer,
+        policy: RetryPolicy,
+        give_up_after: float = GIVE_UP_AFTER,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.limiter = limiter
+        self.pacer = pacer
+        self.policy = policy
+        self.give_up_after = give_up_after
+        self._clock = clock
+
+    # -- deciding what a failure means -------------------------------------------
+
+    def _judge(
+        self,
+        job: _Job[T],
+        request: PlannedRequest,
+        error: DashScopeError,
+        retries: int,
+        sent: float,
+    ) -> _Retry | object | None:
+        """``_Retry``, ``_SPLIT``, or ``None``: the call fails with ``error``."""
+        if error.status_code == 429:
+            self.pacer.throttled(error.retry_after)
+            self.limiter.throttled(sent, error.retry_after)
+        if not self.policy.is_retryable(error):
+            if isinstance(error, BadRequestError) and len(request.slots) > 1:
+                return _SPLIT
+            return None
+        if self.policy.max_retries == 0:
+            return None
+        delay = self.policy.wait(retries, error)
+        if retries < self.policy.max_retries:
+            return _Retry(delay)
+        # Out of retries: go on only while the call is making progress.
+        if self._clock() + delay - job.last_progress <= self.give_up_after:
+            return _Retry(delay)
+        return None
+
+    @staticmethod
+    def _locate(error: DashScopeError, request: PlannedRequest) -> DashScopeError:
+        error.input_indices = request.positions
+        if isinstance(error, BadRequestError) and len(request.positions) == 1:
+            error.message = f"the service refused input {request.positions[0]}: {error.message}"
+            error.args = (error.message,)
+        return error
+
+    # -- sync: a pool of threads ---------------------------------------------------
 
     def run(
         self,
         requests: Sequence[PlannedRequest],
         send: Callable[[PlannedRequest], T],
         on_done: Callable[[], None] | None = None,
-    ) -> list[T]:
-        """Results in the order of ``requests``."""
-        failed = threading.Event()
-
-        def guarded(request: PlannedRequest) -> T:
-            with self._slots:
-                if failed.is_set():
-                    raise _Cancelled
-                try:
-                    result = send(request)
-                except DashScopeError as error:
-                    failed.set()
-                    raise _locate(error, request) from None
-                except BaseException:
-                    failed.set()
-                    raise
-            if on_done is not None:
-                on_done()
-            return result
-
+    ) -> JobOutcome[T]:
+        """Runs every request (in threads unless there is one); never raises ``DashScopeError``."""
+        job: _Job[T] = _Job(self._clock)
         if len(requests) == 1:
-            return [guarded(requests[0])]
-        workers = min(self.max_concurrency, len(requests))
+            self._unit(job, 0, requests[0], send, on_done)
+            return job.outcome
+        # One thread per slot: measured, twice as many threads (to keep the cap
+        # busy while some sleep before a retry) cost ~10% of throughput to GIL
+        # and wake-up contention on the happy path.
+        workers = min(len(requests), self.limiter.ceiling)
         pool = ThreadPoolExecutor(workers, thread_name_prefix="dashscope-embeddings")
         try:
-            futures: list[Future[T]] = [pool.submit(guarded, r) for r in requests]
-            wait(futures, return_when=FIRST_EXCEPTION)
+            futures = [
+                pool.submit(self._unit, job, unit, request, send, on_done)
+                for unit, request in enumerate(requests)
+            ]
             for future in futures:
-                if future.done() and not future.cancelled():
-                    error = future.exception()
-                    if error is not None and not isinstance(error, _Cancelled):
-                        raise error
-            return [future.result() for future in futures]
+                future.result()
         finally:
+            job.stop.set()  # a KeyboardInterrupt here: the workers start nothing more
             pool.shutdown(wait=False, cancel_futures=True)
+        return job.outcome
 
-    def _semaphore(self) -> asyncio.Semaphore:
-        loop = asyncio.get_running_loop()
-        semaphore = self._async_slots.get(loop)
-        if semaphore is None:
-            semaphore = self._async_slots[loop] = asyncio.Semaphore(self.max_concurrency)
-        return semaphore
+    def _unit(
+        self,
+        job: _Job[T],
+        unit: int,
+        request: PlannedRequest,
+        send: Callable[[PlannedRequest], T],
+        on_done: Callable[[], None] | None,
+    ) -> None:
+        try:
+            self._attempts(job, unit, request, send)
+        except Stopped:
+            return
+        if on_done is not None:
+            on_done()
+
+    def _attempts(
+        self, job: _Job[T], unit: int, request: PlannedRequest, send: Callable[[PlannedRequest], T]
+    ) -> None:
+        retries = 0
+        while True:
+            self.limiter.acquire(lambda: job.stopped(unit))
+            sent = self._clock()
+            try:
+                self._sleep(job, unit, self._wait_before_sending(request))
+                sent = self._clock()
+                result = send(request)
+            except DashScopeError as error:
+                failure = error
+                verdict = self._judge(job, request, error, retries, sent)
+            else:
+                self._succeeded(job, result)
+                return
+            finally:
+                self.limiter.release()
+            if verdict is _SPLIT:
+                for half in split_request(request):
+                    try:
+                        self._attempts(job, unit, half, send)
+                    except Stopped:
+                        if job.stopped(unit):
+                            raise
+                return
+            if not isinstance(verdict, _Retry):
+                job.fail(self._locate(failure, request), unit)
+                raise Stopped
+            self._sleep(job, unit, verdict.delay)
+            retries += 1
+
+    def _sleep(self, job: _Job[T], unit: int, seconds: float) -> None:
+        deadline = self._clock() + seconds
+        while (left := deadline - self._clock()) > 0:
+            if job.stopped(unit):
+                raise Stopped
+            # Wakes at once when the call stops; the culprit's narrowing sleeps on.
+            if job.stop.is_set():
+                time.sleep(min(left, _POLL))
+            else:
+                job.stop.wait(left)
+        if job.stopped(unit):
+            raise Stopped
+
+    def _wait_before_sending(self, request: PlannedRequest) -> float:
+        """Seconds until this request may go: its pacing booking, and any pause asked for."""
+        return max(self.pacer.reserve(request.tokens), self.limiter.pause_left())
+
+    def _succeeded(self, job: _Job[T], result: T) -> None:
+        self.pacer.succeeded()
+        self.limiter.succeeded()
+        job.done(result)
+
+    # -- async: one task per request --------------------------------------------
 
     async def arun(
         self,
         requests: Sequence[PlannedRequest],
         send: Callable[[PlannedRequest], Awaitable[T]],
         on_done: Callable[[], None] | None = None,
-    ) -> list[T]:
-        """Results in the order of ``requests``; never blocks the event loop."""
-        semaphore = self._semaphore()
+    ) -> JobOutcome[T]:
+        """Like ``run``, on the running loop; never blocks it."""
+        job: _Job[T] = _Job(self._clock)
+        units = {
+            asyncio.ensure_future(self._aunit(job, unit, request, send, on_done)): unit
+            for unit, request in enumerate(requests)
+        }
+        try:
+            pending = set(units)
+            while pending:
+                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                if job.stop.is_set():
+                    # Abandon whatever waits (for a slot, a booking or a retry);
+                    # requests on the wire answer and are kept.
+                    for task in pending:
+                        if units[task] not in job.on_wire and job.stopped(units[task]):
+                            task.cancel()
+            return job.outcome
+        finally:
+            for task in units:
+                task.cancel()
+            await asyncio.gather(*units, return_exceptions=True)
 
-        async def guarded(request: PlannedRequest) -> T:
-            async with semaphore:
+    async def _aunit(
+        self,
+        job: _Job[T],
+        unit: int,
+        request: PlannedRequest,
+        send: Callable[[PlannedRequest], Awaitable[T]],
+        on_done: Callable[[], None] | None,
+    ) -> None:
+        try:
+            await self._aattempts(job, unit, request, send)
+        except Stopped:
+            return
+        if on_done is not None:
+            on_done()
+
+    async def _aattempts(
+        self,
+        job: _Job[T],
+        unit: int,
+        request: PlannedRequest,
+        send: Callable[[PlannedRequest], Awaitable[T]],
+    ) -> None:
+        retries = 0
+        while True:
+            if job.stopped(unit):
+                raise Stopped
+            await self.limiter.aacquire()
+            sent = self._clock()
+            try:
+                delay = self._wait_before_sending(request)
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                if job.stopped(unit):
+                    raise Stopped
+                sent = self._clock()
+                job.on_wire.add(unit)
                 try:
                     result = await send(request)
-                except DashScopeError as error:
-                    raise _locate(error, request) from None
-            if on_done is not None:
-                on_done()
-            return result
-
-        tasks = [asyncio.ensure_future(guarded(r)) for r in requests]
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
-            for task in tasks:
-                if task.done() and not task.cancelled() and task.exception() is not None:
-                    raise task.exception()  # type: ignore[misc]
-            return [task.result() for task in tasks]
-        finally:
-            pending = [task for task in tasks if not task.done()]
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.gather(*pending, return_exceptions=True)
+                finally:
+                    job.on_wire.discard(unit)
+            except DashScopeError as error:
+                failure = error
+                verdict = self._judge(job, request, error, retries, sent)
+            else:
+                self._succeeded(job, result)
+                return
+            finally:
+                self.limiter.release()
+            if verdict is _SPLIT:
+                for half in split_request(request):
+                    try:
+                        await self._aattempts(job, unit, half, send)
+                    except Stopped:
+                        if job.stopped(unit):
+                            raise
+                return
+            if not isinstance(verdict, _Retry):
+                job.fail(self._locate(failure, request), unit)
+                raise Stopped
+            await asyncio.sleep(verdict.delay)
+            retries += 1

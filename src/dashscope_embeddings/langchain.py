@@ -10,6 +10,10 @@ errors naming the inputs concerned.
 >>> from dashscope_embeddings.langchain import DashScopeEmbeddings
 >>> emb = DashScopeEmbeddings(model="text-embedding-v4", dimension=512)  # doctest: +SKIP
 >>> emb.embed_query("what is DashScope?")[:3]  # doctest: +SKIP
+
+``DashScopeSparseEmbeddings`` (the sparse side of text-embedding-v3/v4 for
+``langchain_qdrant``) is importable from here too; it needs ``langchain-qdrant``,
+which this module itself does not import.
 """
 
 from __future__ import annotations
@@ -19,15 +23,26 @@ import warnings
 from collections.abc import Mapping, Sequence
 from typing import IO, TYPE_CHECKING, Any, ClassVar, TypedDict, Union
 
-from langchain_core.embeddings import Embeddings
-from pydantic import Field, model_validator
+from pydantic import Field, PrivateAttr, model_validator
+
+from ._extras import missing_extra
+
+try:
+    from langchain_core.embeddings import Embeddings
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "langchain_core", "langchain") from error
 
 from ._catalog import DEFAULT_MODEL
 from ._options import DashScopeOptions
+from ._pairing import SparsePairing, aembed_dense, embed_dense
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
+    from ._langchain_sparse import DashScopeSparseEmbeddings
+
+# DashScopeSparseEmbeddings is importable from here too (see __getattr__ below),
+# but not listed: `import *` would then need langchain-qdrant.
 __all__ = ["DashScopeEmbeddings", "ImageInput", "MultimodalItem"]
 
 ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
@@ -65,6 +80,9 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
         description="Any model of the catalog; unknown names pass through with a warning.",
     )
 
+    _pairing: SparsePairing | None = PrivateAttr(default=None)
+    """Set once ``sparse_companion()`` was called: text calls then feed the companion."""
+
     def __init__(self, **data: Any) -> None:
         super().__init__(**data)
         self._configure()
@@ -88,17 +106,39 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """One vector per text, embedded as documents."""
-        return self.core_client.embed_texts(texts).embeddings
+        return embed_dense(self.core_client, texts, "document", self._pairing)
 
     def embed_query(self, text: str) -> list[float]:
         """The vector of a search query."""
-        return self.core_client.embed_texts([text], role="query").embeddings[0]
+        return embed_dense(self.core_client, [text], "query", self._pairing)[0]
 
     async def aembed_documents(self, texts: list[str]) -> list[list[float]]:
-        return (await self.core_client.aembed_texts(texts)).embeddings
+        return await aembed_dense(self.core_client, texts, "document", self._pairing)
 
     async def aembed_query(self, text: str) -> list[float]:
-        return (await self.core_client.aembed_texts([text], role="query")).embeddings[0]
+        return (await aembed_dense(self.core_client, [text], "query", self._pairing))[0]
+
+    # -- the sparse side ---------------------------------------------------------
+
+    def sparse_companion(self) -> DashScopeSparseEmbeddings:
+        """The sparse side of these embeddings, for ``QdrantVectorStore``'s ``HYBRID`` mode.
+
+        From now on this instance's text calls ask for ``dense&sparse`` and keep
+        the sparse vectors (a bounded number) for the companion, so when both
+        embed the same texts, as ``QdrantVectorStore`` does, one request per
+        batch serves both. The companion shares this instance's options and
+        connections; texts it finds nothing waiting for are requested as
+        ``sparse``. Needs ``langchain-qdrant`` and a model with sparse output
+        (text-embedding-v3/v4): ``InputError`` otherwise.
+        """
+        from ._langchain_sparse import DashScopeSparseEmbeddings
+
+        return DashScopeSparseEmbeddings._companion_of(self)
+
+    def _arm_pairing(self) -> SparsePairing:
+        if self._pairing is None:
+            self._pairing = SparsePairing()
+        return self._pairing
 
     # -- images ------------------------------------------------------------------
 
@@ -145,3 +185,12 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
         self, items: Sequence[MultimodalItem | Mapping[str, Any]]
     ) -> list[list[float]]:
         return (await self.core_client.aembed_fused(items)).embeddings
+
+
+def __getattr__(name: str) -> Any:
+    # Lazily: langchain-qdrant (and qdrant-client under it) is optional.
+    if name == "DashScopeSparseEmbeddings":
+        from ._langchain_sparse import DashScopeSparseEmbeddings
+
+        return DashScopeSparseEmbeddings
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

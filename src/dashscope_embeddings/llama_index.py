@@ -18,33 +18,95 @@ and raises typed errors naming the inputs concerned.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import enum
 import os
-from collections.abc import Mapping, Sequence
+import re
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
 
-from llama_index.core.base.embeddings.base import Embedding
-from llama_index.core.embeddings import MultiModalEmbedding
-from llama_index.core.schema import BaseNode, ImageDocument, ImageNode, ImageType, MetadataMode
-from pydantic import Field, SecretStr
+from pydantic import Field, PrivateAttr, SecretStr
+
+from ._extras import missing_extra
+
+try:
+    from llama_index.core.base.embeddings.base import Embedding
+    from llama_index.core.embeddings import MultiModalEmbedding
+    from llama_index.core.schema import BaseNode, ImageDocument, ImageNode, ImageType, MetadataMode
+except ModuleNotFoundError as error:
+    raise missing_extra(error, "llama_index", "llama-index") from error
 
 from ._catalog import DEFAULT_MODEL
-from ._errors import InputError
+from ._client import Role
+from ._errors import DashScopeError, InputError
 from ._options import DashScopeOptions
+from ._pairing import SparsePairing, aembed_dense, embed_dense, embed_sparse
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
 
-__all__ = ["DashScopeEmbedding", "ImageInput"]
+__all__ = [
+    "DashScopeEmbedding",
+    "DashScopeMultiModalEmbeddingModels",
+    "DashScopeTextEmbeddingModels",
+    "DashScopeTextEmbeddingType",
+    "ImageInput",
+    "SparseEncoding",
+]
 
 ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
 """An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
 a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
 
-DEFAULT_EMBED_BATCH_SIZE = 256
+
+# The names of llama-index-embeddings-dashscope, so that switching is an import
+# change. String enums: a member is accepted (and stored as the plain string)
+# wherever a model name or text type is.
+class DashScopeTextEmbeddingModels(str, enum.Enum):
+    """Text embedding models (``model_name=``)."""
+
+    TEXT_EMBEDDING_V1 = "text-embedding-v1"
+    TEXT_EMBEDDING_V2 = "text-embedding-v2"
+    TEXT_EMBEDDING_V3 = "text-embedding-v3"
+    TEXT_EMBEDDING_V4 = "text-embedding-v4"
+
+
+class DashScopeTextEmbeddingType(str, enum.Enum):
+    """``text_type=`` of text embedding models."""
+
+    TEXT_TYPE_QUERY = "query"
+    TEXT_TYPE_DOCUMENT = "document"
+
+
+class DashScopeMultiModalEmbeddingModels(str, enum.Enum):
+    """Multimodal embedding models (``model_name=``).
+
+    The retired ``MULTIMODAL_EMBEDDING_ONE_PEACE_V1`` is not offered: the
+    service no longer serves it.
+    """
+
+    QWEN3_VL_EMBEDDING = "qwen3-vl-embedding"
+    QWEN2_5_VL_EMBEDDING = "qwen2.5-vl-embedding"
+    TONGYI_EMBEDDING_VISION_PLUS_2026_03_06 = "tongyi-embedding-vision-plus-2026-03-06"
+    TONGYI_EMBEDDING_VISION_FLASH_2026_03_06 = "tongyi-embedding-vision-flash-2026-03-06"
+    TONGYI_EMBEDDING_VISION_PLUS = "tongyi-embedding-vision-plus"
+    TONGYI_EMBEDDING_VISION_FLASH = "tongyi-embedding-vision-flash"
+    MULTIMODAL_EMBEDDING_V1 = "multimodal-embedding-v1"
+
+
+SparseEncoding = tuple[list[list[int]], list[list[float]]]
+"""``(indices, values)`` per text: what ``QdrantVectorStore``'s sparse functions return."""
+
+_INPUT_PREFIX = re.compile(r"^input (\d+):")
+
+DEFAULT_EMBED_BATCH_SIZE = 600
 """Inputs per LlamaIndex chunk. LlamaIndex's sync batch methods embed one
-chunk after another, so only the requests of one chunk run concurrently: a
-chunk of 256 is 26 text-embedding-v4 requests, enough for ``max_concurrency``.
+chunk after another, so only the requests of one chunk run concurrently.
+600 is a multiple of every model's request limit (3, 10, 20, 25), so no chunk
+ends in a partial request, and is 60 text-embedding-v4 requests (30 of 20
+elements), enough to keep ``max_concurrency`` busy; a chunk of 100 KB images
+is 60 MB read at once (lower it for big images).
 ``batch_size`` (inputs per request) is a separate, per-model setting."""
 
 
@@ -79,6 +141,9 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         "text+image vector instead of an image vector plus `text_embedding`.",
     )
 
+    _pairing: SparsePairing | None = PrivateAttr(default=None)
+    """Set once the sparse functions were handed out: text calls then feed them."""
+
     def __init__(
         self,
         model_name: str = DEFAULT_MODEL,
@@ -101,10 +166,10 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     # -- text and queries: the BaseEmbedding hooks --------------------------------
 
     def _get_query_embedding(self, query: str) -> Embedding:
-        return self.core_client.embed_texts([query], role="query").embeddings[0]
+        return embed_dense(self.core_client, [query], "query", self._pairing)[0]
 
     async def _aget_query_embedding(self, query: str) -> Embedding:
-        return (await self.core_client.aembed_texts([query], role="query")).embeddings[0]
+        return (await aembed_dense(self.core_client, [query], "query", self._pairing))[0]
 
     def _get_text_embedding(self, text: str) -> Embedding:
         return self._get_text_embeddings([text])[0]
@@ -113,10 +178,46 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         return (await self._aget_text_embeddings([text]))[0]
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return self.core_client.embed_texts(texts).embeddings
+        return embed_dense(self.core_client, texts, "document", self._pairing)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        return (await self.core_client.aembed_texts(texts)).embeddings
+        return await aembed_dense(self.core_client, texts, "document", self._pairing)
+
+    # -- sparse vectors for QdrantVectorStore(enable_hybrid=True) --------------------
+    # Properties, not methods: QdrantVectorStore reads them when it is made,
+    # before the index embeds any node, and that is the moment to start asking
+    # for dense&sparse so the nodes' sparse vectors are already here when
+    # sparse_doc_fn runs. Calling them as methods works the same.
+
+    @property
+    def sparse_doc_fn(self) -> Callable[[list[str]], SparseEncoding]:
+        """Sparse vectors of documents as ``(indices, values)``, for ``QdrantVectorStore``.
+
+        ``QdrantVectorStore(enable_hybrid=True, sparse_doc_fn=embed_model.sparse_doc_fn,
+        sparse_query_fn=embed_model.sparse_query_fn)``: from the moment either is
+        read, this instance's text calls ask text-embedding-v3/v4 for
+        ``dense&sparse`` and keep the sparse vectors (a bounded number), so the
+        nodes it has just embedded cost no second request. Other texts are
+        requested as ``sparse``; a model without sparse output raises ``InputError``.
+        """
+        return self._sparse_fn("document")
+
+    @property
+    def sparse_query_fn(self) -> Callable[[list[str]], SparseEncoding]:
+        """Sparse vectors of queries as ``(indices, values)``; see ``sparse_doc_fn``."""
+        return self._sparse_fn("query")
+
+    def _sparse_fn(self, role: Role) -> Callable[[list[str]], SparseEncoding]:
+        if self._pairing is None:
+            self._pairing = SparsePairing()
+
+        def encode(texts: list[str]) -> SparseEncoding:
+            vectors = embed_sparse(self.core_client, texts, role, self._pairing)
+            indices = [sorted(vector) for vector in vectors]
+            values = [[v[i] for i in ids] for v, ids in zip(vectors, indices, strict=True)]
+            return indices, values
+
+        return encode
 
     # -- images: the MultiModalEmbedding hooks ------------------------------------
 
@@ -186,24 +287,54 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         ``fuse_image_nodes=True``, one fused vector.
         """
         work = _Work.of(nodes, self.fuse_image_nodes)
-        work.store(
-            self.get_text_embedding_batch(work.texts, **kwargs),
-            self.get_image_embedding_batch(work.images, kwargs.get("show_progress", False)),
-            self.get_multimodal_embedding_batch(work.fused),
-        )
+        with _in_nodes(work.text_at):
+            texts = self.get_text_embedding_batch(work.texts, **kwargs)
+        with _in_nodes(work.image_at):
+            images = self.get_image_embedding_batch(work.images, kwargs.get("show_progress", False))
+        with _in_nodes(work.fused_at):
+            fused = self.get_multimodal_embedding_batch(work.fused)
+        work.store(texts, images, fused)
         return nodes
 
     async def acall(self, nodes: Sequence[BaseNode], **kwargs: Any) -> Sequence[BaseNode]:
         work = _Work.of(nodes, self.fuse_image_nodes)
+
         # Concurrent, yet within max_concurrency: the three share one runner.
+        async def located(where: list[int], call: Awaitable[list[Embedding]]) -> list[Embedding]:
+            with _in_nodes(where):
+                return await call
+
         work.store(
             *await asyncio.gather(
-                self.aget_text_embedding_batch(work.texts, **kwargs),
-                self.aget_image_embedding_batch(work.images, kwargs.get("show_progress", False)),
-                self.aget_multimodal_embedding_batch(work.fused),
+                located(work.text_at, self.aget_text_embedding_batch(work.texts, **kwargs)),
+                located(
+                    work.image_at,
+                    self.aget_image_embedding_batch(
+                        work.images, kwargs.get("show_progress", False)
+                    ),
+                ),
+                located(work.fused_at, self.aget_multimodal_embedding_batch(work.fused)),
             )
         )
         return nodes
+
+
+@contextlib.contextmanager
+def _in_nodes(node_positions: list[int]) -> Iterator[None]:
+    """Renumber an error's inputs from positions in one sub-list to node indices."""
+    try:
+        yield
+    except DashScopeError as error:
+        known = [i for i in error.input_indices if i < len(node_positions)]
+        error.input_indices = tuple(node_positions[i] for i in known)
+        error.message = _INPUT_PREFIX.sub(
+            lambda m: (
+                f"node {node_positions[int(m[1])]}:" if int(m[1]) < len(node_positions) else m[0]
+            ),
+            error.message,
+        )
+        error.args = (error.message,)
+        raise
 
 
 def _fused_item(entries: Sequence[Mapping[str, Any]] | None, **parts: Any) -> Mapping[str, Any]:
@@ -265,31 +396,39 @@ class _Work:
     """Nodes sorted by how they are embedded, and where each vector goes."""
 
     texts: list[str] = field(default_factory=list)
+    text_at: list[int] = field(default_factory=list)
+    """Node index of each text (likewise ``image_at``, ``fused_at``)."""
     text_targets: list[tuple[BaseNode, str]] = field(default_factory=list)
     images: list[ImageType] = field(default_factory=list)
+    image_at: list[int] = field(default_factory=list)
     image_nodes: list[BaseNode] = field(default_factory=list)
     fused: list[Mapping[str, Any]] = field(default_factory=list)
+    fused_at: list[int] = field(default_factory=list)
     fused_nodes: list[BaseNode] = field(default_factory=list)
 
     @classmethod
     def of(cls, nodes: Sequence[BaseNode], fuse: bool) -> _Work:
         work = cls()
-        for node in nodes:
+        for at, node in enumerate(nodes):
             image = _node_image(node)
             content = node.get_content(metadata_mode=MetadataMode.EMBED)
             # MultiModalVectorStoreIndex's test for "has text": metadata alone is not text.
             has_text = bool(getattr(node, "text", ""))
             if image is None:
                 work.texts.append(content)
+                work.text_at.append(at)
                 work.text_targets.append((node, "embedding"))
             elif fuse and has_text:
                 work.fused.append({"text": content, "image": image})
+                work.fused_at.append(at)
                 work.fused_nodes.append(node)
             else:
                 work.images.append(image)
+                work.image_at.append(at)
                 work.image_nodes.append(node)
                 if has_text:
                     work.texts.append(content)
+                    work.text_at.append(at)
                     work.text_targets.append((node, "text_embedding"))
         return work
 

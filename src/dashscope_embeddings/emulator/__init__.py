@@ -14,15 +14,27 @@ dashscope_embeddings.emulator``). It validates requests against the
 package's model catalog, answers deterministic stand-in vectors (colour
 words and image colours share dimensions, so small demos behave sensibly),
 shapes ``usage`` per model family, returns results out of input order, and
-injects latency, throttling, errors, resets and slow answers on demand. It
+injects latency, throttling, errors, resets and slow answers on demand.
+``EmulatorTransport`` is the same service as an ``httpx`` transport, for
+tests without sockets, threads or timing. It
 never reaches the network: image and video URLs are embedded from their
-words, not fetched. Needs the ``emulator`` extra (h11, Pillow).
+words, not fetched. Image colours need Pillow (the ``emulator`` extra);
+without it images are still embedded, from a hash of their bytes.
 """
 
 from ._config import EmulatorConfig
 from ._emulator import Emulator
 from ._faults import Fault
 from ._state import RecordedRequest, Stats
+from ._transport import EmulatorTransport
 from ._vectors import PALETTE
 
-__all__ = ["PALETTE", "Emulator", "EmulatorConfig", "Fault", "RecordedRequest", "Stats"]
+__all__ = [
+    "PALETTE",
+    "Emulator",
+    "EmulatorConfig",
+    "EmulatorTransport",
+    "Fault",
+    "RecordedRequest",
+    "Stats",
+]

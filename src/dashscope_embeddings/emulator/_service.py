@@ -17,9 +17,10 @@ import orjson
 from .._catalog import Endpoint, Fusion
 from ._config import EmulatorConfig
 from ._replies import Refusal, Reply, error_reply, new_request_id
+from ._sparse import sparse_embedding
 from ._usage import multimodal_usage, text_usage
 from ._validate import Content, MultimodalRequest, TextRequest, parse_multimodal, parse_text
-from ._vectors import fuse, image_vector, sparse_vector, text_vector, url_vector
+from ._vectors import fuse, image_vector, text_vector, url_vector
 
 __all__ = ["BASE_PATH", "Service", "parse_json"]
 
@@ -136,16 +137,17 @@ def _multimodal_results(request: MultimodalRequest) -> list[dict[str, Any]]:
     ]
     if request.fuse_all:
         return [{"index": 0, "embedding": fuse(vectors), "type": "fusion"}]
-    # qwen3-vl (the enable_fusion family) labels independent vectors "vl".
-    flag_family = request.spec.fusion is Fusion.FLAG
     return [
-        {
-            "index": i,
-            "embedding": vector,
-            "type": "vl" if flag_family else content.kind,
-        }
+        {"index": i, "embedding": vector, "type": _result_type(request, content)}
         for i, (content, vector) in enumerate(zip(request.contents, vectors, strict=True))
     ]
+
+
+def _result_type(request: MultimodalRequest, content: Content) -> str:
+    if request.spec.fusion is not Fusion.FLAG:
+        return content.kind
+    # qwen3-vl labels independent vectors "vl", and a fused content object's "fusion".
+    return "fusion" if content.kind == "fused" else "vl"
 
 
 def _text_results(request: TextRequest) -> list[dict[str, Any]]:
@@ -155,6 +157,6 @@ def _text_results(request: TextRequest) -> list[dict[str, Any]]:
         if request.output_type in _DENSE:
             result["embedding"] = text_vector(text, request.dimension)
         if request.output_type in _SPARSE:
-            result["sparse_embedding"] = sparse_vector(text)
+            result["sparse_embedding"] = sparse_embedding(text)
         results.append(result)
     return results

@@ -24,13 +24,13 @@ import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "PALETTE",
     "fuse",
     "image_vector",
-    "sparse_vector",
     "text_vector",
     "tokens",
     "url_vector",
@@ -84,7 +84,6 @@ _URL_NOISE = frozenset(
     }
 )  # fmt: skip
 _TOKEN = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7af]|[^\W_]+")
-_SPARSE_VOCAB = 250_002
 
 
 def tokens(text: str) -> list[str]:
@@ -112,10 +111,27 @@ def _normalised(vector: Vector) -> Vector:
     return [x / norm for x in vector]
 
 
+# Function words say nothing about a text's subject; counted, they would make
+# "a red apple" as close to "the sea is red" as to "apples are red".
+_STOP_WORDS = frozenset(
+    {
+        "a", "an", "the", "of", "and", "or", "is", "are", "was", "were", "be", "to", "in",
+        "on", "at", "by", "for", "from", "with", "as", "that", "this", "it", "its", "because",
+    }
+)  # fmt: skip
+
+
+def _stem(word: str) -> str:
+    """A plural's singular, crudely ("apples" -> "apple"), so that a word and its plural meet."""
+    if len(word) > 3 and word.endswith("s") and not word.endswith(("ss", "us", "is")):
+        return word[:-1]
+    return word
+
+
 def _words_into(vector: Vector, words: Iterable[str]) -> bool:
     dimension = len(vector)
     added = False
-    for word in words:
+    for word in (_stem(w) for w in words if w not in _STOP_WORDS):
         colour = _COLOUR_WORDS.get(word)
         if colour is not None and colour < dimension:
             vector[colour] += _COLOUR_WEIGHT
@@ -155,7 +171,7 @@ def url_vector(url: str, dimension: int, kind: str) -> Vector:
     return _normalised(vector)
 
 
-def _look(data: bytes) -> tuple[list[float], str] | None:
+def _look(data: bytes, pil: Any) -> tuple[list[float], str] | None:
     """Share of pixels nearest each palette colour, and a digest of the pixels.
 
     ``None`` if Pillow cannot read the bytes. The digest is of decoded pixels,
@@ -163,15 +179,11 @@ def _look(data: bytes) -> tuple[list[float], str] | None:
     image, say) keeps its vector, as it would with a real model.
     """
     try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover - Pillow is part of the emulator extra
-        return None
-    try:
         with warnings.catch_warnings():
             # Decompression-bomb warnings are about untrusted huge images; we
             # only thumbnail, and the byte limit was checked before.
             warnings.simplefilter("ignore")
-            with Image.open(io.BytesIO(data)) as img:
+            with pil.open(io.BytesIO(data)) as img:
                 size = img.size
                 img.draft("RGB", (_THUMBNAIL * 4, _THUMBNAIL * 4))  # fast JPEG downscale
                 raw = img.convert("RGB").resize((_THUMBNAIL, _THUMBNAIL)).tobytes()
@@ -198,8 +210,17 @@ def image_vector(data: bytes, dimension: int) -> Vector | None:
     """An inline image: its colour histogram on the palette plus a small content hash.
 
     ``None`` when the bytes do not decode: the service refuses such images.
+    Without Pillow (the emulator installed without its extra) nothing is
+    decoded: the vector is a stable hash of the bytes, with no colour meaning,
+    rather than a refusal that would blame a valid image.
     """
-    look = _look(data)
+    try:
+        from PIL import Image
+    except ImportError:
+        vector = [0.0] * dimension
+        _identity_into(vector, "emu-image-bytes", hashlib.sha256(data).hexdigest(), 1.0)
+        return _normalised(vector)
+    look = _look(data, Image)
     if look is None:
         return None
     histogram, digest = look
@@ -215,20 +236,3 @@ def fuse(vectors: Sequence[Vector]) -> Vector:
     """Normalised sum of unit vectors: near each of its parts."""
     total = [math.fsum(column) for column in zip(*vectors, strict=True)]
     return _normalised(total)
-
-
-def sparse_vector(text: str) -> list[dict[str, object]]:
-    """``sparse_embedding`` entries: one per distinct token, weighted by its frequency."""
-    counts: dict[str, int] = {}
-    for word in tokens(text) or [text]:
-        counts[word] = counts.get(word, 0) + 1
-    entries: list[dict[str, object]] = []
-    for word, count in counts.items():
-        entries.append(
-            {
-                "index": _digest("emu-sparse", word) % _SPARSE_VOCAB,
-                "value": round(0.2 + 0.3 * math.log1p(count), 6),
-                "token": word,
-            }
-        )
-    return entries
