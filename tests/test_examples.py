@@ -112,3 +112,9 @@ def test_hybrid_example_feeds_both_sides_from_one_request(output: Output) -> Non
     lines = output("hybrid_qdrant.py")
     assert lines.count("indexing, dense and sparse: 1 request") == 2
     assert lines.count("hybrid query: 1 request") == 2
+
+
+def test_ray_bulk_embed_example_writes_every_chunk(output: Output) -> None:
+    lines = output("ray_bulk_embed.py")
+    assert "skipped 0 chunks already written" in lines
+    assert any(line.endswith(": 400 chunks, 0 refused, dimension 512") for line in lines)

@@ -90,7 +90,9 @@ class ClusterPacer:
                     # Moments already past are forfeit: spending them late would
                     # burst above the quota's rate.
                     slot = max(now, self._next)
-                    if slot + cost <= self._end:
+                    # The tolerance: a slice holds a whole number of costs, and
+                    # rounding must not leave its last request out.
+                    if slot + cost <= self._end + 1e-9:
                         self._next = slot + cost
                         self._sent += 1
                         return slot - now

@@ -15,7 +15,6 @@ from .._errors import BadRequestError, DashScopeError, InputError
 from .._options import _ClientOptions
 from .._responses import SparseVector, Vector
 from ._batches import Batch, add_columns, read_column, row_count, sparse_array, vector_array
-from ._interim import paced_http_client
 from ._pacer import ClusterPacer, budget_actor
 
 __all__ = ["DashScopeEmbedder"]
@@ -92,8 +91,6 @@ class DashScopeEmbedder:
                 raise InputError(
                     f"{name} does not travel to Ray workers; each worker makes its own"
                 )
-        requests_per_minute = options.pop("requests_per_minute", None)
-        tokens_per_minute = options.pop("tokens_per_minute", None)
         settings = _ClientOptions(model=model, **options)
         self._column = column
         self._output = output_column
@@ -102,11 +99,10 @@ class DashScopeEmbedder:
         self._sparse = settings.output_type == "dense&sparse"
         config = settings._client_config()
         name = budget_name or _budget_name(config.transport.base_url, settings.workspace, model)
-        self._pacer = ClusterPacer(budget_actor(name, requests_per_minute, tokens_per_minute))
-        # INTERIM (see _interim.py): becomes DashScopeClient(config, pacer=self._pacer).
-        self._client = DashScopeClient(
-            config, http_client=paced_http_client(self._pacer, settings.timeout)
-        )
+        budget = budget_actor(name, settings.requests_per_minute, settings.tokens_per_minute)
+        self._pacer = ClusterPacer(budget)
+        # The cluster pacer replaces the client's local one: one quota, not one per worker.
+        self._client = DashScopeClient(config, pacer=self._pacer)
 
     def __call__(self, batch: Batch) -> Batch:
         rows = self._rows(self._inputs(batch)) if row_count(batch) else []
@@ -139,16 +135,21 @@ class DashScopeEmbedder:
         return [_Row(v, s) for v, s in zip(result.embeddings, sparse, strict=True)]
 
     def _isolate(self, values: Sequence[Any], error: DashScopeError) -> list[_Row]:
-        """Embed every row the refusal did not concern; mark the refused ones.
+        """Keep every row the refusal did not concern; mark the refused ones.
 
-        The error names the inputs of the refused request. Those are retried
-        one by one (at most one batch's worth of extra requests) to find the
-        refused row among them, and the rest of the batch is embedded again.
+        The client narrows a 400 down to the refused inputs and hands over the
+        vectors it got for the others (``error.embeddings``). Without those (an
+        input refused before any request, or sparse vectors wanted), the
+        other rows are embedded again and the named ones tried one by one.
         """
-        # TODO(h8 merge): partial results (error.embeddings, per-input
-        # input_indices) make the re-embedding of the rest redundant.
+        message = f"{error.code or type(error).__name__}: {error.message}"
+        partial = error.embeddings
+        if partial is not None and len(partial) == len(values) and not self._sparse:
+            return [
+                _Row(vector) if vector is not None else _Row(error=message) for vector in partial
+            ]
         if len(values) == 1:
-            return [_Row(error=f"{error.code or type(error).__name__}: {error.message}")]
+            return [_Row(error=message)]
         refused = {i for i in error.input_indices if i < len(values)} or set(range(len(values)))
         rows = [_Row() for _ in values]
         rest = [i for i in range(len(values)) if i not in refused]
