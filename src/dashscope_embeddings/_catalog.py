@@ -14,6 +14,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
+from ._wire import MB
+
 __all__ = [
     "CATALOG",
     "PARAMETER_RANGES",
@@ -24,8 +26,6 @@ __all__ = [
     "UnknownModelWarning",
     "lookup",
 ]
-
-MB = 1024 * 1024
 
 REGIONS: Mapping[str, str] = MappingProxyType(
     {

@@ -15,7 +15,6 @@ exceed.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import platform
 import threading
@@ -41,13 +40,12 @@ from ._errors import (
 from ._responses import error_from_response
 from ._retry import retry_after
 from ._version import __version__
+from ._wire import is_loopback_host
 
 __all__ = [
     "Transport",
     "TransportSettings",
     "check_header_value",
-    "is_loopback_host",
-    "is_loopback_url",
     "redact_url",
 ]
 
@@ -55,19 +53,6 @@ USER_AGENT = (
     f"dashscope-embeddings/{__version__} python/{platform.python_version()} "
     f"httpx/{httpx.__version__}"
 )
-
-
-def is_loopback_url(url: str) -> bool:
-    return is_loopback_host(urlsplit(url).hostname or "")
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def redact_url(url: str) -> str:

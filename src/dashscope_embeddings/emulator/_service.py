@@ -12,9 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from .._catalog import Endpoint, Fusion
+from .._wire import json_or_none
 from ._config import EmulatorConfig
 from ._replies import Refusal, Reply, error_reply, new_request_id
 from ._sparse import sparse_embedding
@@ -22,7 +21,7 @@ from ._usage import multimodal_usage, text_usage
 from ._validate import Content, MultimodalRequest, TextRequest, parse_multimodal, parse_text
 from ._vectors import fuse, image_vector, text_vector, url_vector
 
-__all__ = ["BASE_PATH", "Service", "parse_json"]
+__all__ = ["BASE_PATH", "Service"]
 
 BASE_PATH = "/api/v1"
 _BEARER = re.compile(r"^Bearer[ \t]+(\S.*?)[ \t]*$", re.IGNORECASE)
@@ -30,14 +29,6 @@ _DENSE = ("dense", "dense&sparse")
 _SPARSE = ("sparse", "dense&sparse")
 
 Vector = list[float]
-
-
-def parse_json(body: bytes) -> Any:
-    """The body as JSON, or ``None`` when it is not JSON."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
 
 
 class Service:
@@ -51,7 +42,7 @@ class Service:
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one request. ``headers`` has lower-case names."""
-        return self.respond(method, target, headers, parse_json(body))
+        return self.respond(method, target, headers, json_or_none(body))
 
     def respond(self, method: str, target: str, headers: Mapping[str, str], payload: Any) -> Reply:
         """``handle`` for a body already parsed (``None``: not JSON), so it is parsed once."""
