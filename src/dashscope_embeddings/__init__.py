@@ -6,7 +6,7 @@ framework. The bundled emulator is ``dashscope_embeddings.emulator``.
 """
 
 from ._catalog import CATALOG, Endpoint, Fusion, ModelSpec, UnknownModelWarning
-from ._client import ClientConfig, DashScopeClient, EmbeddingResult
+from ._client import DashScopeClient, EmbeddingResult
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -29,7 +29,6 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
-    "ClientConfig",
     "DashScopeClient",
     "DashScopeError",
     "DashScopeOptions",

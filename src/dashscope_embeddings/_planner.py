@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._catalog import DEFAULT_BATCH_SIZE, UNKNOWN_MODEL_BATCH_SIZE, Endpoint, Fusion, ModelSpec
+from ._catalog import Endpoint, Fusion, ModelSpec
 from ._inputs import Item
 from ._limits import check_item
 
@@ -24,9 +24,6 @@ __all__ = [
     "plan_requests",
     "split_request",
 ]
-
-_FUSION_TYPES = frozenset({"fusion"})
-_FUSED_TYPES = frozenset({"fused"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,8 +110,7 @@ def split_request(request: PlannedRequest) -> tuple[PlannedRequest, PlannedReque
 
 def effective_batch_size(spec: ModelSpec, batch_size: int | None) -> int:
     """The caller's ``batch_size`` clamped to the model's element limit."""
-    default = DEFAULT_BATCH_SIZE if spec.known else UNKNOWN_MODEL_BATCH_SIZE
-    wanted = batch_size or spec.max_elements or default
+    wanted = batch_size or spec.max_elements or spec.default_batch_size
     return max(1, min(wanted, spec.max_elements or wanted))
 
 
@@ -160,9 +156,14 @@ def _plan_text(
     return requests
 
 
-def _types(spec: ModelSpec, *names: str) -> frozenset[str] | None:
-    # qwen3-vl answers independent elements with type "vl".
-    return frozenset((*names, "vl")) if spec.known else None
+def _types(spec: ModelSpec, kind: str) -> frozenset[str] | None:
+    """Result types accepted for an element sent as ``kind``; ``fused`` (one content
+    object) and ``fusion`` (a whole request) carry no model-specific label."""
+    if spec.result_labels is None:
+        return None
+    if kind in ("fused", "fusion"):
+        return frozenset({kind})
+    return frozenset((kind, *spec.result_labels))
 
 
 def _element(item: Item, spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str] | None]:
@@ -175,7 +176,7 @@ def _element(item: Item, spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str
             obj["image"] = item.images[0].value
         if item.video is not None:
             obj["video"] = item.video
-        return obj, (_FUSED_TYPES if spec.known else None)
+        return obj, _types(spec, "fused")
     if item.text is not None:
         return {"text": item.text}, _types(spec, "text")
     if item.video is not None:
@@ -207,7 +208,7 @@ def _fused_request(
     return PlannedRequest(
         endpoint=Endpoint.MULTIMODAL,
         body={"model": spec.name, "input": {"contents": contents}, "parameters": params},
-        slots=(Slot(0, position, _FUSION_TYPES if spec.known else None),),
+        slots=(Slot(0, position, _types(spec, "fusion")),),
         inline_bytes=_inline_bytes(item),
         tokens=estimate_tokens(item, spec),
     )

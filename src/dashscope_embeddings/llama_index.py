@@ -157,7 +157,6 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
             kwargs["api_key"] = api_key
         kwargs.update(model_name=model_name, text_type=text_type, embed_batch_size=embed_batch_size)
         super().__init__(**kwargs)
-        self._configure()
 
     @classmethod
     def class_name(cls) -> str:

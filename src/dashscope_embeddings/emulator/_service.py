@@ -137,8 +137,11 @@ def _multimodal_results(request: MultimodalRequest) -> list[dict[str, Any]]:
 def _result_type(request: MultimodalRequest, content: Content) -> str:
     if request.spec.fusion is not Fusion.FLAG:
         return content.kind
-    # qwen3-vl labels independent vectors "vl", and a fused content object's "fusion".
-    return "fusion" if content.kind == "fused" else "vl"
+    # qwen3-vl labels a fused content object "fusion", and independent vectors
+    # with its own word (the catalog's extra label, "vl") rather than the kind.
+    if content.kind == "fused":
+        return "fusion"
+    return next(iter(request.spec.result_labels or ()), content.kind)
 
 
 def _text_results(request: TextRequest) -> list[dict[str, Any]]:
