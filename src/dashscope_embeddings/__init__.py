@@ -17,6 +17,7 @@ from ._errors import (
     InputError,
     ProtocolError,
     RateLimitError,
+    ResponseValidationError,
     ServerError,
 )
 from ._options import DashScopeOptions, create_client
@@ -39,6 +40,7 @@ __all__ = [
     "ModelSpec",
     "ProtocolError",
     "RateLimitError",
+    "ResponseValidationError",
     "ServerError",
     "UnknownModelWarning",
     "__version__",

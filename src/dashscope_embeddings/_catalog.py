@@ -3,7 +3,8 @@
 This table is the single source of per-model limits. The request planner, the
 input validation and the bundled emulator all read it, so the client refuses
 exactly what the emulator refuses. Where the vendor's documents disagree, the
-decisions of ``shared/reference/README.md`` apply (newest English reference wins).
+newest English reference wins; each model's ``source`` says which document gave
+which number.
 """
 
 from __future__ import annotations
@@ -165,7 +166,7 @@ def _text(name: str, dimensions: tuple[int, ...], **kw: object) -> ModelSpec:
 
 _SNAPSHOT_HINT = "for other sizes use {}-2026-03-06"
 
-# The vendor documents the sources below name (copies in shared/reference/):
+# The vendor documents the sources below name:
 # EN = multimodal embedding API reference, English (newest, wins on conflicts);
 # ZH = the same reference in Chinese (older); TEXT = text embedding API page.
 

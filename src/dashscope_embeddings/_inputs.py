@@ -15,21 +15,30 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, Union
 
 from ._catalog import ModelSpec
 from ._errors import InputError
 from ._limits import check_image, image_limit
 from ._wire import DATA_URI, URL, detect_image_format
 
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
+
 __all__ = [
     "Image",
+    "ImageInput",
     "Item",
     "fused_item",
     "image_item",
     "text_item",
     "video_item",
 ]
+
+
+ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
+"""What an image method takes: an http(s) URL, a ``data:image/...;base64,`` URI,
+a local path, bytes, a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,8 +125,10 @@ Prepared = tuple[bytes, dict[str, str], int]
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """A 2xx body. Its request id is read from the body by the parser, which has
+    the request to name in an error; the header would only repeat it."""
+
     content: bytes
-    request_id: str | None
 
 
 class _Clients:
@@ -418,7 +420,7 @@ def _undecodable() -> ProtocolError:
 
 def _outcome(response: httpx.Response, content: bytes) -> Answer:
     if response.is_success:
-        return Answer(content, response.headers.get("x-request-id"))
+        return Answer(content)
     error = error_from_response(response.status_code, content, response.headers)
     error.retry_after = retry_after(response.headers)
     raise error

@@ -18,9 +18,8 @@ which this module itself does not import.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, ClassVar, TypedDict, Union
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -32,22 +31,17 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "langchain_core", "langchain") from error
 
 from ._catalog import DEFAULT_MODEL
+from ._inputs import ImageInput
 from ._options import DashScopeOptions
 from ._pairing import SparsePairing, aembed_dense, embed_dense
 from ._warnings import warn_user
 
 if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
-
     from ._langchain_sparse import DashScopeSparseEmbeddings
 
 # DashScopeSparseEmbeddings is importable from here too (see __getattr__ below),
 # but not listed: `import *` would then need langchain-qdrant.
 __all__ = ["DashScopeEmbeddings", "ImageInput", "MultimodalItem"]
-
-ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
-"""An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
-a binary file object or a PIL image."""
 
 
 class MultimodalItem(TypedDict, total=False):

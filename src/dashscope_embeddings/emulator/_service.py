@@ -81,7 +81,7 @@ class Service:
         request = parse_multimodal(payload)
         results = _multimodal_results(request)
         body = {
-            "output": {"embeddings": _shuffled(results)},
+            "output": {"embeddings": _reversed(results)},
             "usage": multimodal_usage(request, len(results)),
             "request_id": request_id,
         }
@@ -91,16 +91,17 @@ class Service:
         request = parse_text(payload)
         results = _text_results(request)
         body = {
-            "output": {"embeddings": _shuffled(results)},
+            "output": {"embeddings": _reversed(results)},
             "usage": text_usage(request),
             "request_id": request_id,
         }
         return Reply(200, body, request_id)
 
 
-def _shuffled(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Deliberately not input order: clients must match results by index, as
-    # the service documents, and one that zips by position breaks here.
+def _reversed(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Deliberately not input order (reversed, so every answer of two or more
+    # results is out of order): clients must match results by index, as the
+    # service documents, and one that zips by position breaks here.
     return results[::-1]
 
 
