@@ -17,6 +17,7 @@ from dashscope_embeddings import (
     AuthenticationError,
     BadRequestError,
     DashScopeClient,
+    InputError,
     RateLimitError,
     ServerError,
     __version__,
@@ -240,29 +241,80 @@ def test_the_key_never_shows(emulator_options: dict[str, Any], emu: Emulator) ->
         assert "sk-very-secret" not in text
 
 
-async def test_big_inline_images_are_read_and_encoded_off_the_event_loop(
-    emu: Emulator, emulator_options: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+async def test_async_image_calls_read_images_off_the_event_loop(
+    emu: Emulator, emulator_options: dict[str, Any]
 ) -> None:
+    # A caller's file object may be a slow disk or a network stream: the async
+    # verbs read it in a worker thread, never on the loop. (Encoding a big body
+    # off the loop has no public trace short of timing, so no test pins it.)
     import io
 
     from PIL import Image as PILImage
 
     buffer = io.BytesIO()
     PILImage.new("RGB", (8, 8), (200, 0, 0)).save(buffer, format="PNG")
-    big = buffer.getvalue() + b"\0" * (1024 * 1024)  # trailing bytes: still a PNG, 1 MB
-    small = buffer.getvalue()
-    offloaded: list[str] = []
-    to_thread = asyncio.to_thread
+    loop_thread = threading.get_ident()
+    readers: list[int] = []
 
-    async def spy(func: Any, /, *args: Any, **kwargs: Any) -> Any:
-        if func.__name__ in ("_image_items", "prepare"):  # the emulator offloads too
-            offloaded.append(func.__name__)
-        return await to_thread(func, *args, **kwargs)
+    class Recording(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            readers.append(threading.get_ident())
+            return super().read(size)
 
-    monkeypatch.setattr(asyncio, "to_thread", spy)
     client = _client(emulator_options, model="qwen3-vl-embedding")
-    await client.aembed_images([small])
-    assert offloaded == ["_image_items"]  # file work always, a small body not
-    await client.aembed_images([big])
-    assert offloaded == ["_image_items", "_image_items", "prepare"]
+    await client.aembed_images([Recording(buffer.getvalue())])
+    await client.aembed_fused([{"text": "red", "image": Recording(buffer.getvalue())}])
+    assert len(readers) == 2
+    assert loop_thread not in readers
     assert emu.stats.requests == 2
+
+
+def test_request_ids_one_per_request_as_the_service_sent_them(
+    emu: Emulator, emulator_options: dict[str, Any]
+) -> None:
+    result = _client(emulator_options).embed_texts(TEXTS[:25])  # 10 + 10 + 5
+    sent = [r.request_id for r in emu.requests]
+    assert len(sent) == 3
+    assert sorted(result.request_ids) == sorted(sent)
+    assert len(set(result.request_ids)) == 3
+
+
+@pytest.mark.parametrize("form", ["bytes", "path", "file"])
+def test_an_image_exactly_at_the_size_limit_is_sent_one_byte_over_is_not(
+    emu: Emulator, emulator_options: dict[str, Any], tmp_path: Any, form: str
+) -> None:
+    import io
+
+    from PIL import Image as PILImage
+
+    model = "multimodal-embedding-v1"  # 3 MB
+    limit = 3 * 1024 * 1024
+    buffer = io.BytesIO()
+    PILImage.new("RGB", (8, 8), (0, 90, 200)).save(buffer, format="PNG")
+    png = buffer.getvalue()
+
+    def image(size: int) -> Any:
+        data = png + b"\0" * (size - len(png))  # trailing bytes: still a PNG
+        if form == "bytes":
+            return data
+        if form == "file":
+            return io.BytesIO(data)
+        path = tmp_path / f"{size}.png"
+        path.write_bytes(data)
+        return str(path)
+
+    client = _client(emulator_options, model=model)
+    (vector,) = client.embed_images([image(limit)]).embeddings
+    assert len(vector) == 1024
+    assert emu.stats.requests == 1
+    with pytest.raises(InputError, match=r"input 0: .*over the 3 MB image limit") as info:
+        client.embed_images([image(limit + 1)])
+    assert info.value.input_indices == (0,)
+    assert emu.stats.requests == 1
+
+
+def test_response_validation_error_is_protocol_error() -> None:
+    import dashscope_embeddings
+
+    assert dashscope_embeddings.ProtocolError is dashscope_embeddings.ResponseValidationError
+    assert {"ProtocolError", "ResponseValidationError"} <= set(dashscope_embeddings.__all__)

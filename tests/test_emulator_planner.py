@@ -56,9 +56,11 @@ def _items(spec: ModelSpec, rng: random.Random) -> list[Item]:
     items: list[Item] = []
     for _ in range(40):
         try:
-            items.append(rng.choice(makers)(len(items)))
+            item = rng.choice(makers)(len(items))
+            plan_requests([item], spec, {})  # the planner refuses what the model cannot take
         except InputError:
             continue  # refused by the client: nothing to send
+        items.append(item)
     return items
 
 

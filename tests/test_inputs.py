@@ -12,7 +12,7 @@ from PIL import Image as PILImage
 
 from dashscope_embeddings import InputError, create_client
 from dashscope_embeddings._catalog import MB
-from dashscope_embeddings._inputs import detect_image_format
+from dashscope_embeddings._wire import detect_image_format
 from dashscope_embeddings.emulator import Emulator
 
 

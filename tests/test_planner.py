@@ -96,6 +96,71 @@ def test_multimodal_plans_respect_every_limit(
     _check_plan(spec, items, batch_size)
 
 
+_any_item = st.builds(
+    Item,
+    text=st.one_of(st.none(), st.just("caption")),
+    images=st.integers(0, 12).map(lambda n: (_img,) * n),
+    video=st.sampled_from([None, "https://example.com/v.mp4"]),
+).filter(lambda item: item.modalities > 0)
+
+
+@pytest.mark.parametrize("model", sorted(CATALOG))
+@settings(max_examples=60, deadline=None)
+@given(items=st.lists(_any_item, min_size=1, max_size=20))
+def test_the_planner_refuses_what_no_request_may_carry(model: str, items: list[Item]) -> None:
+    """Called directly, with anything: a plan within every limit, or an error naming the input."""
+    spec = CATALOG[model]
+    refused: InputError | None = None
+    try:
+        plan_requests(items, spec, {})
+    except InputError as error:
+        refused = error
+    if refused is None:
+        if spec.is_text:
+            assert all(item.modalities == 1 and item.text is not None for item in items)
+        else:
+            _check_plan(spec, items, None)
+        return
+    (position,) = refused.input_indices
+    assert refused.message.startswith(f"input {position}: ")
+    assert spec.name in refused.message
+    # every input before the refused one would have been planned
+    plan_requests(items[:position], spec, {})
+
+
+def test_the_planner_refuses_fusion_on_a_model_without_it() -> None:
+    item = Item(text="red shoe", images=(_img,))
+    with pytest.raises(InputError, match="input 1: multimodal-embedding-v1 cannot fuse") as info:
+        plan_requests([Item(text="a"), item], CATALOG["multimodal-embedding-v1"], {})
+    assert info.value.input_indices == (1,)
+
+
+def test_the_planner_refuses_more_fused_images_than_qwen3_takes() -> None:
+    item = Item(text="nine views", images=(_img,) * 9)
+    with pytest.raises(InputError, match="input 0: 9 images in one item; qwen3-vl-embedding "):
+        plan_requests([item], CATALOG["qwen3-vl-embedding"], {})
+    with pytest.raises(InputError, match="allows 5 per request"):
+        plan_requests([item], CATALOG["qwen3-vl-embedding"], {})
+    # five are fine: one fused request of six elements
+    (request,) = plan_requests(
+        [Item(text="five", images=(_img,) * 5)], CATALOG["qwen3-vl-embedding"], {}
+    )
+    assert len(request.body["input"]["contents"]) == 6
+
+
+def test_the_planner_refuses_an_inline_image_over_the_models_limit() -> None:
+    spec = CATALOG["multimodal-embedding-v1"]
+    assert spec.max_image_bytes is not None
+    at_limit = Image("data:image/png;base64,", nbytes=spec.max_image_bytes, format="png")
+    plan_requests([Item(images=(at_limit,))], spec, {})
+    over = Image("data:image/png;base64,", nbytes=spec.max_image_bytes + 1, format="png")
+    with pytest.raises(InputError, match="over the 3 MB image limit of multimodal-embedding-v1"):
+        plan_requests([Item(images=(over,))], spec, {})
+    webp = Image("data:image/webp;base64,", nbytes=10, format="webp")
+    with pytest.raises(InputError, match="WEBP; multimodal-embedding-v1 takes bmp, jpeg, png"):
+        plan_requests([Item(images=(webp,))], spec, {})
+
+
 @pytest.mark.parametrize("model", TEXT)
 @settings(max_examples=40, deadline=None)
 @given(

@@ -17,7 +17,7 @@ from dashscope_embeddings import (
     ServerError,
 )
 from dashscope_embeddings._errors import APIStatusError, DashScopeError
-from dashscope_embeddings._retry import RetryPolicy
+from dashscope_embeddings._retry import RetryPolicy, retry_after
 
 
 def _status(code: int) -> APIStatusError:
@@ -70,20 +70,28 @@ def test_gives_up_after_max_retries() -> None:
     assert policy.delay(2, err) is None
 
 
+def _asked(error: DashScopeError, headers: dict[str, str], now: float = 0.0) -> DashScopeError:
+    # What the transport does with an answer's headers.
+    error.retry_after = retry_after(headers, lambda: now)
+    return error
+
+
 def test_retry_after_seconds_replaces_backoff() -> None:
     err = RateLimitError("x", status_code=429)
-    assert RetryPolicy().delay(0, err, {"retry-after": "7"}) == 7.0
-    assert RetryPolicy().delay(0, err, {"retry-after-ms": "250"}) == 0.25
+    assert RetryPolicy().delay(0, _asked(err, {"retry-after": "7"})) == 7.0
+    assert RetryPolicy().delay(0, _asked(err, {"retry-after-ms": "250"})) == 0.25
 
 
 def test_retry_after_http_date() -> None:
     now = 1_800_000_000.0
     date = email.utils.formatdate(now + 12, usegmt=True)
-    policy = RetryPolicy(clock=lambda: now, random=lambda: 0.0)
-    assert policy.delay(0, RateLimitError("x", status_code=429), {"retry-after": date}) == 12.0
+    err = _asked(RateLimitError("x", status_code=429), {"retry-after": date}, now)
+    assert RetryPolicy(random=lambda: 0.0).delay(0, err) == 12.0
 
 
 @pytest.mark.parametrize("value", ["3600", "-1", "soon"])
 def test_unreasonable_retry_after_falls_back_to_backoff(value: str) -> None:
     policy = RetryPolicy(random=lambda: 0.0)
-    assert policy.delay(1, ServerError("x", status_code=503), {"retry-after": value}) == 1.0
+    err = _asked(ServerError("x", status_code=503), {"retry-after": value})
+    assert err.retry_after is None
+    assert policy.delay(1, err) == 1.0

@@ -6,7 +6,7 @@ framework. The bundled emulator is ``dashscope_embeddings.emulator``.
 """
 
 from ._catalog import CATALOG, Endpoint, Fusion, ModelSpec, UnknownModelWarning
-from ._client import ClientConfig, DashScopeClient, EmbeddingResult
+from ._client import DashScopeClient, EmbeddingResult
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -17,6 +17,7 @@ from ._errors import (
     InputError,
     ProtocolError,
     RateLimitError,
+    ResponseValidationError,
     ServerError,
 )
 from ._options import DashScopeOptions, create_client
@@ -29,7 +30,6 @@ __all__ = [
     "APITimeoutError",
     "AuthenticationError",
     "BadRequestError",
-    "ClientConfig",
     "DashScopeClient",
     "DashScopeError",
     "DashScopeOptions",
@@ -40,6 +40,7 @@ __all__ = [
     "ModelSpec",
     "ProtocolError",
     "RateLimitError",
+    "ResponseValidationError",
     "ServerError",
     "UnknownModelWarning",
     "__version__",

@@ -3,16 +3,19 @@
 This table is the single source of per-model limits. The request planner, the
 input validation and the bundled emulator all read it, so the client refuses
 exactly what the emulator refuses. Where the vendor's documents disagree, the
-decisions of ``shared/reference/README.md`` apply (newest English reference wins).
+newest English reference wins; each model's ``source`` says which document gave
+which number.
 """
 
 from __future__ import annotations
 
 import enum
-import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+
+from ._warnings import warn_user
+from ._wire import MB
 
 __all__ = [
     "CATALOG",
@@ -22,10 +25,9 @@ __all__ = [
     "Fusion",
     "ModelSpec",
     "UnknownModelWarning",
+    "Usage",
     "lookup",
 ]
-
-MB = 1024 * 1024
 
 REGIONS: Mapping[str, str] = MappingProxyType(
     {
@@ -76,6 +78,25 @@ _IMAGE_FORMATS_QWEN = frozenset({"jpeg", "png", "webp", "bmp", "tiff", "ico", "d
 _IMAGE_FORMATS_LEGACY = frozenset({"jpeg", "png", "bmp"})
 _TEXT_OUTPUT_TYPES = ("dense", "sparse", "dense&sparse")
 
+# Batch size used when neither the catalog nor the caller gives a limit.
+DEFAULT_BATCH_SIZE = 20
+UNKNOWN_MODEL_BATCH_SIZE = 10
+
+
+class Usage(str, enum.Enum):
+    """Which fields the service's ``usage`` object has, per model family (API reference)."""
+
+    TEXT = "text"
+    """``total_tokens``."""
+    QWEN3_VL = "qwen3-vl"
+    """``input_tokens``, ``image_tokens``, ``total_tokens``."""
+    QWEN25_VL = "qwen2.5-vl"
+    """``input_tokens``, ``image_tokens``."""
+    TONGYI_VISION = "tongyi-vision"
+    """``input_tokens``, ``input_tokens_details``, ``output_tokens``, ``total_tokens``."""
+    MULTIMODAL_V1 = "multimodal-v1"
+    """``input_tokens``, ``image_tokens``, ``image_count``, ``duration``."""
+
 
 @dataclass(frozen=True)
 class ModelSpec:
@@ -84,7 +105,7 @@ class ModelSpec:
     name: str
     endpoint: Endpoint
     dimensions: tuple[int, ...]
-    """Allowed dimensions, default first. One value: fixed, not configurable."""
+    """Allowed dimensions, default first. One value: fixed, not configurable; none: any."""
     max_elements: int | None
     """Content objects (multimodal) or texts (text endpoint) per request."""
     max_images: int | None = None
@@ -99,14 +120,20 @@ class ModelSpec:
     max_text_tokens: int | None = None
     truncates_long_text: bool = False
     image_formats: frozenset[str] | None = None
-    parameters: frozenset[str] = frozenset()
-    """Optional request parameters the model takes, besides ``dimension``."""
+    parameters: frozenset[str] | None = frozenset()
+    """Optional request parameters the model takes, besides ``dimension``; ``None``: any."""
     output_types: tuple[str, ...] = ("dense",)
     dimension_hint: str | None = None
     """Added to the error for a refused dimension (where to get other sizes)."""
+    result_labels: tuple[str, ...] | None = ()
+    """Result ``type`` values the model gives an independent vector besides the name of
+    its kind (``text``, ``image``, ``video``, ``multi_images``): qwen3-vl's ``vl``.
+    ``None``: result types are not checked (unknown models)."""
+    usage: Usage = Usage.TEXT
+    default_batch_size: int = DEFAULT_BATCH_SIZE
+    """Inputs per request when neither ``max_elements`` nor the caller limits them."""
     source: str = ""
     """Where the numbers above come from (which vendor document, which table)."""
-    known: bool = True
 
     @property
     def default_dimension(self) -> int | None:
@@ -114,14 +141,17 @@ class ModelSpec:
 
     @property
     def dimension_configurable(self) -> bool:
-        return len(self.dimensions) > 1
+        return len(self.dimensions) != 1
+
+    def accepts_dimension(self, dimension: int) -> bool:
+        return not self.dimensions or dimension in self.dimensions
 
     @property
     def is_text(self) -> bool:
         return self.endpoint is Endpoint.TEXT
 
     def takes(self, parameter: str) -> bool:
-        return not self.known or parameter in self.parameters
+        return self.parameters is None or parameter in self.parameters
 
 
 def _multimodal(name: str, dimensions: tuple[int, ...], **kw: object) -> ModelSpec:
@@ -130,12 +160,13 @@ def _multimodal(name: str, dimensions: tuple[int, ...], **kw: object) -> ModelSp
 
 
 def _text(name: str, dimensions: tuple[int, ...], **kw: object) -> ModelSpec:
+    kw.setdefault("usage", Usage.TEXT)
     return ModelSpec(name=name, endpoint=Endpoint.TEXT, dimensions=dimensions, **kw)  # type: ignore[arg-type]
 
 
 _SNAPSHOT_HINT = "for other sizes use {}-2026-03-06"
 
-# The vendor documents the sources below name (copies in shared/reference/):
+# The vendor documents the sources below name:
 # EN = multimodal embedding API reference, English (newest, wins on conflicts);
 # ZH = the same reference in Chinese (older); TEXT = text embedding API page.
 
@@ -152,6 +183,8 @@ _MODELS = (
         max_text_tokens=32_000,
         image_formats=_IMAGE_FORMATS_QWEN,
         parameters=frozenset({"instruct", "fps", "enable_fusion"}),
+        result_labels=("vl",),
+        usage=Usage.QWEN3_VL,
         source="EN: dimensions (dimension parameter), 20 elements / 5 images / 1 video and "
         "formats (input formats table), 32,000 tokens (model table); ZH: 5 MB image, 50 MB "
         "video (its table says 10 images: EN's 5 wins).",
@@ -164,6 +197,7 @@ _MODELS = (
         max_images=1,
         max_videos=1,
         fusion=Fusion.ONLY,
+        usage=Usage.QWEN25_VL,
         max_image_bytes=5 * MB,
         max_video_bytes=50 * MB,
         max_text_tokens=32_000,
@@ -181,6 +215,7 @@ _MODELS = (
             max_videos=8,
             max_multi_images=64,
             fusion=Fusion.SAME_OBJECT,
+            usage=Usage.TONGYI_VISION,
             max_image_bytes=10 * MB,
             max_video_bytes=50 * MB,
             max_text_tokens=1024,
@@ -199,9 +234,10 @@ _MODELS = (
         _multimodal(
             f"tongyi-embedding-vision-{size}",
             (dim,),
-            # No element limit is documented (a token budget instead);
-            # 20 per request keeps requests small.
+            # No element limit is documented (a token budget instead):
+            # default_batch_size (20) keeps requests small.
             max_elements=None,
+            usage=Usage.TONGYI_VISION,
             max_multi_images=8,
             max_image_bytes=3 * MB,
             max_video_bytes=10 * MB,
@@ -226,6 +262,7 @@ _MODELS = (
         max_text_tokens=512,
         truncates_long_text=True,
         image_formats=_IMAGE_FORMATS_LEGACY,
+        usage=Usage.MULTIMODAL_V1,
         source="EN: 1,024 dimensions, 20 elements / 20 texts / 1 image / 1 video, JPG/PNG/BMP; "
         "ZH: 3 MB image; TEXT: 512 tokens, longer text truncated. The 10 MB video size is "
         "not in these documents (videos are URLs, never checked here).",
@@ -270,33 +307,29 @@ CATALOG: Mapping[str, ModelSpec] = MappingProxyType({m.name: m for m in _MODELS}
 
 DEFAULT_MODEL = "qwen3-vl-embedding"
 
-# Batch size used when neither the catalog nor the caller gives a limit.
-DEFAULT_BATCH_SIZE = 20
-UNKNOWN_MODEL_BATCH_SIZE = 10
-
 
 class UnknownModelWarning(UserWarning):
     """A model name that is not in the catalog: sent unchanged, no client-side limits."""
 
 
-def lookup(name: str, *, warn: bool = True, stacklevel: int = 2) -> ModelSpec:
+def lookup(name: str, *, warn: bool = True) -> ModelSpec:
     """The spec of ``name``; an unknown name gets a permissive spec and one warning.
 
     The endpoint of an unknown model is guessed from its name (``text-embedding*``
     goes to the text endpoint), and its fusion form is assumed to be qwen3's
-    ``enable_fusion`` flag, the newest family's. ``stacklevel`` counts from the
-    caller of ``lookup``, so the warning can point at user code.
+    ``enable_fusion`` flag, the newest family's. The warning points at the
+    user's line, whichever entry point led here.
     """
     spec = CATALOG.get(name)
     if spec is not None:
         return spec
     if warn:
-        warnings.warn(
+        warn_user(
             f"model {name!r} is not in the dashscope_embeddings catalog: it is sent unchanged "
             "and only a batch_size you set limits its requests",
             UnknownModelWarning,
-            stacklevel=stacklevel + 1,
         )
+    # Permissive: any dimension and parameter, no result-type check, small batches.
     is_text = name.startswith("text-embedding")
     return ModelSpec(
         name=name,
@@ -305,8 +338,11 @@ def lookup(name: str, *, warn: bool = True, stacklevel: int = 2) -> ModelSpec:
         max_elements=None,
         fusion=Fusion.NONE if is_text else Fusion.FLAG,
         max_multi_images=0 if is_text else 64,
+        parameters=None,
         output_types=_TEXT_OUTPUT_TYPES if is_text else ("dense",),
-        known=False,
+        result_labels=None,
+        usage=Usage.TEXT if is_text else Usage.QWEN3_VL,
+        default_batch_size=UNKNOWN_MODEL_BATCH_SIZE,
     )
 
 

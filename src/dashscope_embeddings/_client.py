@@ -47,7 +47,8 @@ OFFLOAD_BYTES = 512 * 1024
 
 @dataclass(frozen=True)
 class ClientConfig:
-    """Validated options; build it with the adapters' fields, not by hand."""
+    """Validated options of one client; not public: ``_config.build_config`` makes it
+    (``create_client`` and the adapters call that), and ``client.config`` reads it."""
 
     spec: ModelSpec
     transport: TransportSettings

@@ -36,6 +36,7 @@ __all__ = [
     "InputError",
     "ProtocolError",
     "RateLimitError",
+    "ResponseValidationError",
     "ServerError",
 ]
 
@@ -145,13 +146,18 @@ class APITimeoutError(APIConnectionError):
     """The request timed out (after retries)."""
 
 
-class ProtocolError(DashScopeError):
+class ResponseValidationError(DashScopeError):
     """A successful answer that does not match the request.
 
     Missing, duplicated or extra vectors, a wrong dimension, a wrong result
     type, or a body that is not the documented JSON. Never retried: the same
     request would most likely get the same answer.
     """
+
+
+ProtocolError = ResponseValidationError
+"""The same class under its first name, kept for existing code; the new name
+does not collide with ``httpx.ProtocolError`` (a broken connection)."""
 
 
 class APIStatusError(DashScopeError):

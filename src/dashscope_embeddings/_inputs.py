@@ -15,68 +15,30 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any, Union
 
-from ._catalog import MB, Fusion, ModelSpec
+from ._catalog import ModelSpec
 from ._errors import InputError
+from ._limits import check_image, image_limit
+from ._wire import DATA_URI, URL, detect_image_format
+
+if TYPE_CHECKING:
+    from PIL.Image import Image as PILImage
 
 __all__ = [
     "Image",
+    "ImageInput",
     "Item",
-    "detect_image_format",
     "fused_item",
     "image_item",
     "text_item",
     "video_item",
 ]
 
-# Shared with the emulator, so both sides agree on what is a URL or a data URI.
-URL = re.compile(r"^https?://.", re.IGNORECASE)
-DATA_URI = re.compile(r"^data:image/([A-Za-z0-9.+-]+);base64,(.*)$", re.DOTALL)
 
-# Magic numbers, longest prefix first where they overlap.
-_MAGIC: tuple[tuple[bytes, str], ...] = (
-    (b"\x89PNG\r\n\x1a\n", "png"),
-    (b"\xff\xd8\xff", "jpeg"),
-    (b"GIF87a", "gif"),
-    (b"GIF89a", "gif"),
-    (b"II*\x00", "tiff"),
-    (b"MM\x00*", "tiff"),
-    (b"\x00\x00\x01\x00", "ico"),
-    (b"icns", "icns"),
-    (b"\x01\xda", "sgi"),
-    (b"BM", "bmp"),
-)
-
-
-# A DIB is a BMP without its 14-byte file header: it starts with the size of
-# its info header, one of these (core, info, v2, v3, v4, v5).
-_DIB_HEADER_SIZES = frozenset({12, 40, 52, 56, 108, 124})
-_BIT_COUNTS = frozenset({1, 2, 4, 8, 16, 24, 32})
-
-
-def detect_image_format(data: bytes) -> str | None:
-    """The image format of ``data`` from its first bytes, or ``None``."""
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        return "webp"
-    for magic, fmt in _MAGIC:
-        if data.startswith(magic):
-            return fmt
-    return "dib" if _is_dib(data) else None
-
-
-def _is_dib(data: bytes) -> bool:
-    # No signature: the header size, one plane and a valid bit count together
-    # make a false match on text or another format vanishingly unlikely.
-    if len(data) < 16:
-        return False
-    header = int.from_bytes(data[:4], "little")
-    if header not in _DIB_HEADER_SIZES:
-        return False
-    at = 8 if header == 12 else 12  # the core header has 16-bit width and height
-    planes = int.from_bytes(data[at : at + 2], "little")
-    bits = int.from_bytes(data[at + 2 : at + 4], "little")
-    return planes == 1 and bits in _BIT_COUNTS
+ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
+"""What an image method takes: an http(s) URL, a ``data:image/...;base64,`` URI,
+a local path, bytes, a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +47,8 @@ class Image:
     """What goes on the wire: an http(s) URL, unchanged, or a ``data:`` URI."""
     nbytes: int | None = None
     """Decoded size of local or inline content; ``None`` for a URL."""
+    format: str | None = None
+    """Detected format of local or inline content; ``None`` for a URL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,15 +73,7 @@ class Item:
         return self.modalities == 1 and len(self.images) > 1
 
 
-# What a file-like object or a file may hold when the model documents no image
-# size limit (unknown models): the largest documented limit, with headroom.
-UNDOCUMENTED_IMAGE_BYTES = 32 * MB
-
 _SURROGATE = re.compile("[\ud800-\udfff]")
-
-
-def _mb(n: int) -> str:
-    return f"{n / MB:.1f} MB" if n % MB else f"{n // MB} MB"
 
 
 def excerpt(value: str, limit: int = 80) -> str:
@@ -201,57 +157,11 @@ def fused_item(value: object, position: int, spec: ModelSpec) -> Item:
                 input_indices=[position],
             )
         raw_images.extend(many)
-    item = Item(
+    return Item(
         text=_text(value["text"], position) if value.get("text") is not None else None,
         images=tuple(_image(img, position, spec) for img in raw_images),
         video=_video(value["video"], position) if value.get("video") is not None else None,
     )
-    if item.modalities == 0:
-        raise InputError(f"input {position}: empty item", input_indices=[position])
-    check_fusable(item, position, spec)
-    return item
-
-
-def check_fusable(item: Item, position: int, spec: ModelSpec) -> None:
-    """Refuse an item the model cannot turn into one vector."""
-
-    def refuse(why: str) -> InputError:
-        return InputError(f"input {position}: {why}", input_indices=[position])
-
-    n_images = len(item.images)
-    if spec.fusion is Fusion.NONE:
-        if item.is_fused:
-            raise refuse(
-                f"{spec.name} cannot fuse text, images and video into one vector; use a "
-                "model with fusion (qwen3-vl-embedding, qwen2.5-vl-embedding, "
-                "tongyi-embedding-vision-*-2026-03-06)"
-            )
-        if n_images > 1 and n_images > spec.max_multi_images:
-            raise refuse(
-                f"{n_images} images in one item; {spec.name} takes at most "
-                f"{spec.max_multi_images} in one multi_images element"
-            )
-    elif spec.fusion is Fusion.FLAG:
-        limits = (
-            (n_images, spec.max_images, "images"),
-            (1 if item.video else 0, spec.max_videos, "videos"),
-            (item.modalities - (n_images > 0) + n_images, spec.max_elements, "elements"),
-        )
-        for count, limit, what in limits:
-            if limit is not None and count > limit:
-                raise refuse(f"{count} {what} in one fused item; {spec.name} allows {limit}")
-    elif spec.fusion is Fusion.SAME_OBJECT:
-        if n_images > 1 and item.is_fused:
-            raise refuse(
-                f"{spec.name} fuses one text, one image and one video per item; "
-                f"got {n_images} images"
-            )
-        if n_images > spec.max_multi_images:
-            raise refuse(
-                f"{n_images} images in one item; {spec.name} allows {spec.max_multi_images}"
-            )
-    elif n_images > 1:  # Fusion.ONLY
-        raise refuse(f"{spec.name} fuses at most one image per item; got {n_images}")
 
 
 def _image(value: object, position: int, spec: ModelSpec) -> Image:
@@ -279,7 +189,7 @@ def _image(value: object, position: int, spec: ModelSpec) -> Image:
     if isinstance(value, (bytes, bytearray, memoryview)):
         return _checked(bytes(value), position, spec, "bytes")
     if hasattr(value, "read"):
-        limit = spec.max_image_bytes or UNDOCUMENTED_IMAGE_BYTES
+        limit = image_limit(spec)
         data = value.read(limit + 1)
         if not isinstance(data, bytes):
             raise refuse("file-like objects must be opened in binary mode")
@@ -294,7 +204,7 @@ def _image(value: object, position: int, spec: ModelSpec) -> Image:
 
 def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
     what = f"image file {excerpt(str(path))}"
-    limit = spec.max_image_bytes or UNDOCUMENTED_IMAGE_BYTES
+    limit = image_limit(spec)
 
     def refuse(why: str) -> InputError:
         return InputError(f"input {position}: {what} {why}", input_indices=[position])
@@ -313,10 +223,7 @@ def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise refuse("is not a regular file (a device, FIFO or directory)")
-        if info.st_size > limit:
-            raise refuse(
-                f"is {_mb(info.st_size)}, over the {_mb(limit)} image limit of {spec.name}"
-            )
+        check_image(info.st_size, None, position, spec, what)
         with os.fdopen(fd, "rb", closefd=False) as file:
             data = file.read(limit + 1)
     except OSError as exc:
@@ -336,21 +243,9 @@ def _checked(
             "TIFF, ICO, ICNS or SGI header)",
             input_indices=[position],
         )
-    if spec.image_formats is not None and fmt not in spec.image_formats:
-        raise InputError(
-            f"input {position}: {what} is {fmt.upper()}; {spec.name} takes "
-            f"{', '.join(sorted(spec.image_formats))}",
-            input_indices=[position],
-        )
-    limit = spec.max_image_bytes or UNDOCUMENTED_IMAGE_BYTES
-    if len(data) > limit:
-        size = f"over {_mb(limit)}" if len(data) == limit + 1 else _mb(len(data))
-        raise InputError(
-            f"input {position}: {what} is {size}, over the {_mb(limit)} image limit of {spec.name}",
-            input_indices=[position],
-        )
+    check_image(len(data), fmt, position, spec, what)
     uri = keep or f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"
-    return Image(uri, nbytes=len(data))
+    return Image(uri, nbytes=len(data), format=fmt)
 
 
 def _is_pil_image(value: object) -> bool:

@@ -46,7 +46,7 @@ class DashScopeSparseEmbeddings(SparseEmbeddings):
     def __init__(self, model: str = SPARSE_MODEL, **options: Any) -> None:
         if options.pop("output_type", "sparse") != "sparse":
             raise InputError("DashScopeSparseEmbeddings always asks for output_type='sparse'")
-        self._dense = DashScopeEmbeddings(model=model, **options)
+        self._dense = DashScopeEmbeddings(model_name=model, **options)
         self._paired = False
         self._check()
 

@@ -1,16 +1,19 @@
-"""The options both adapters share: fields, environment defaults, validation.
+"""The options both adapters share: fields, types, environment defaults.
 
 Both framework classes inherit these fields, so the two adapters accept the
-same names with the same defaults and the same errors, and build the same
-core client. Options are checked against the model catalog when the object is
-made (and again when one is assigned), never at the first request.
+same names with the same defaults and the same errors. What depends on the
+model is checked by ``_config.build_config``, to which these options only
+forward their values: when the object is made and whenever one of them is
+assigned (``validate_assignment``), never at the first request. The core
+client is built lazily from the current values, and again once they change.
 """
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, ClassVar, Literal
 
 import httpx
@@ -21,15 +24,19 @@ from pydantic import (
     PrivateAttr,
     SecretStr,
     ValidationError,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
     field_validator,
+    model_validator,
 )
 from pydantic.json_schema import SkipJsonSchema
 from typing_extensions import Self
 
-from ._catalog import DEFAULT_MODEL, PARAMETER_RANGES, REGIONS, ModelSpec, lookup, resolve_region
-from ._client import ClientConfig, DashScopeClient, OutputType, Role, check_output_type
+from ._catalog import DEFAULT_MODEL
+from ._client import ClientConfig, DashScopeClient, OutputType
+from ._config import build_config
 from ._errors import InputError
-from ._transport import TransportSettings, check_header_value, redact_url
+from ._transport import redact_url
 
 __all__ = ["DashScopeOptions", "create_client"]
 
@@ -92,6 +99,9 @@ class DashScopeOptions(BaseModel):
         populate_by_name=True,
         arbitrary_types_allowed=True,
         protected_namespaces=(),
+        validate_assignment=True,
+        # Messages never quote a value: it may be the key.
+        hide_input_in_errors=True,
     )
 
     api_key: SecretStr | None = Field(
@@ -180,7 +190,11 @@ class DashScopeOptions(BaseModel):
         default=None, exclude=True, repr=False, description="Your own httpx.AsyncClient."
     )
 
+    _config: ClientConfig | None = PrivateAttr(default=None)
+    """What the current option values configure (set by validation)."""
     _client: DashScopeClient | None = PrivateAttr(default=None)
+    _client_key: tuple[Any, ...] = PrivateAttr(default=())
+    """What ``_client`` was built from: rebuilt when it differs from the current one."""
 
     _normalise_key = field_validator("api_key", mode="before")(_secret)
 
@@ -189,74 +203,84 @@ class DashScopeOptions(BaseModel):
     def _strip_workspace(cls, value: Any) -> Any:
         return (value.strip() or None) if isinstance(value, str) else value
 
-    def __repr_args__(self) -> Any:
-        for name, value in super().__repr_args__():
-            yield name, redact_url(value) if name == "base_url" and value else value
+    @field_validator("*", mode="before")
+    @classmethod
+    def _plain_enum_values(cls, value: Any) -> Any:
+        # A string enum (the llama_index migration names) stands for its value.
+        return value.value if isinstance(value, str) and isinstance(value, enum.Enum) else value
 
     _model_field: ClassVar[str]
     """The field naming the model: ``model`` (LangChain) or ``model_name`` (LlamaIndex)."""
     _returns_dense: ClassVar[bool] = True
     """Framework classes return dense vectors: ``output_type="sparse"`` would leave them none."""
 
+    def __init__(self, **data: Any) -> None:
+        with _input_errors(None):
+            super().__init__(**data)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        # pydantic validates the assignment (validate_assignment); this only
+        # gives its refusal the package's error type.
+        with _input_errors(name):
+            super().__setattr__(name, value)
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _configure(
+        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> Any:
+        name = info.field_name
+        if name is None:  # construction
+            options = handler(data)
+            options._config = options._build_config()
+            return options
+        # An assignment. A framework's own fields (LlamaIndex assigns
+        # callback_manager at every index build) leave the configuration alone.
+        previous = getattr(data, name)
+        options = handler(data)
+        if name in DashScopeOptions.model_fields or name == cls._model_field:
+            try:
+                options._config = options._build_config()
+            except InputError:
+                # pydantic has already stored the value: a refused assignment
+                # must leave the object as it was, not half-changed.
+                options.__dict__[name] = previous
+                raise
+        return options
+
+    def _build_config(self) -> ClientConfig:
+        values = {name: getattr(self, name) for name in _FORWARDED}
+        dense_only = type(self).__name__ if self._returns_dense else None
+        return build_config(self._model_id(), dense_only=dense_only, **values)
+
+    def __repr_args__(self) -> Any:
+        for name, value in super().__repr_args__():
+            yield name, redact_url(value) if name == "base_url" and value else value
+
     def _model_id(self) -> str:
         return str(getattr(self, self._model_field))
 
-    def _configure(self) -> None:
-        """Validate the options and build the client; called at the end of ``__init__``."""
-        self._client = DashScopeClient(
-            self._client_config(),
-            http_client=self.http_client,
-            http_async_client=self.http_async_client,
-        )
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        if isinstance(value, str) and isinstance(value, enum.Enum):
-            # A string enum (the llama_index migration names) stands for its value,
-            # as it does at construction, where pydantic converts it.
-            value = value.value
-        # Only our options and the model shape requests: a framework's own fields
-        # (LlamaIndex assigns callback_manager at every index build) must not
-        # rebuild the client and repeat its warnings.
-        configures = name in DashScopeOptions.model_fields or name == self._model_field
-        private = self.__pydantic_private__
-        if not configures or not private or private.get("_client") is None:
-            super().__setattr__(name, value)
-            return
-        # An assigned option takes effect (and is checked, converted and
-        # normalised like a constructor argument) at once, not silently never;
-        # a refused one leaves the object as it was, not half-changed.
-        previous = getattr(self, name)
-        self._assign(name, value)
-        try:
-            self._configure()
-        except InputError:
-            super().__setattr__(name, previous)
-            raise
-
-    def _assign(self, name: str, value: Any) -> None:
-        try:
-            self.__pydantic_validator__.validate_assignment(self, name, value)
-        except ValidationError as exc:
-            # Not pydantic's text: it quotes the value, and this may be the key.
-            problems = "; ".join(str(e["msg"]) for e in exc.errors())
-            raise InputError(f"{name}: {problems}") from None
-
     @property
     def core_client(self) -> DashScopeClient:
-        """The core client these options configure."""
-        if self._client is None:
-            self._configure()
-        assert self._client is not None
-        return self._client
+        """The core client the current options configure, built on first use."""
+        config = self._config
+        if config is None:  # made without validation (model_construct)
+            config = self._config = self._build_config()
+        key = (config, self.http_client, self.http_async_client)
+        client = self._client
+        if client is None or not _same(self._client_key, key):
+            client = self._client = DashScopeClient(
+                config, http_client=self.http_client, http_async_client=self.http_async_client
+            )
+            self._client_key = key
+        return client
 
     def model_copy(self, *, update: Mapping[str, Any] | None = None, deep: bool = False) -> Self:
+        """A copy with its own client; ``update`` is validated like an assignment."""
         copied = super().model_copy(deep=deep)
-        # pydantic would write `update` straight into __dict__, unvalidated (a
-        # str key would stay a str), and shares private attrs: without this the
-        # copy would keep the old client.
+        copied._client = None
         for name, value in (update or {}).items():
-            copied._assign(name, value)
-        copied._configure()
+            setattr(copied, name, value)
         return copied
 
     # -- lifecycle: the HTTP clients the instance owns ---------------------------
@@ -282,106 +306,39 @@ class DashScopeOptions(BaseModel):
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    def __getstate__(self) -> dict[Any, Any]:
-        # Live sockets and locks do not pickle; the client is rebuilt on first use.
-        state = super().__getstate__()
-        private = state.get("__pydantic_private__")
-        if private:
-            state["__pydantic_private__"] = {**private, "_client": None}
-        fields = state.get("__dict__")
-        if fields:
-            state["__dict__"] = {**fields, "http_client": None, "http_async_client": None}
-        return state
 
-    def _client_config(self) -> ClientConfig:
-        # The unknown-model warning points at the caller of the adapter's __init__.
-        # No model/region availability warning: the vendor's lists change faster
-        # than any table here, and the service's own answer is authoritative.
-        spec = lookup(self._model_id(), stacklevel=4)
-        try:
-            region = resolve_region(self.region)
-        except KeyError:
-            raise InputError(
-                f"unknown region {self.region!r}; use one of {sorted(REGIONS)} (or 'intl')"
-            ) from None
-        self._check_parameters(spec)
-        if self.api_key is not None:
-            check_header_value("api_key", self.api_key.get_secret_value())
-        if self.workspace is not None:
-            check_header_value("workspace", self.workspace)
-        parameters: dict[str, Any] = {}
-        if self.dimension is not None and (spec.dimension_configurable or not spec.known):
-            parameters["dimension"] = self.dimension
-        if self.output_type != "dense":
-            parameters["output_type"] = self.output_type
-        for name in ("res_level", "fps", "max_video_frames"):
-            if getattr(self, name) is not None:
-                parameters[name] = getattr(self, name)
-        parameters.update(self.extra_parameters)
-        expected = parameters.get("dimension", self.dimension or spec.default_dimension)
-        return ClientConfig(
-            spec=spec,
-            transport=TransportSettings(
-                base_url=self.base_url or REGIONS[region],
-                api_key=self.api_key,
-                workspace=self.workspace,
-                timeout=self.timeout,
-                max_retries=self.max_retries,
-                allow_insecure_http=self.allow_insecure_http,
-            ),
-            dimension=expected if isinstance(expected, int) else None,
-            parameters=parameters,
-            role_parameters={
-                "query": self._role_parameters(spec, "query"),
-                "document": self._role_parameters(spec, "document"),
-            },
-            batch_size=self.batch_size,
-            max_concurrency=self.max_concurrency,
-            requests_per_minute=self.requests_per_minute,
-            tokens_per_minute=self.tokens_per_minute,
-            show_progress=self.show_progress,
-        )
+# The fields build_config takes: every option but the caller's own HTTP clients.
+_FORWARDED = tuple(
+    name
+    for name in DashScopeOptions.model_fields
+    if name not in ("http_client", "http_async_client")
+)
 
-    def _role_parameters(self, spec: ModelSpec, role: Role) -> dict[str, Any]:
-        parameters: dict[str, Any] = {}
-        instruct = self.query_instruct if role == "query" else self.document_instruct
-        if instruct is not None:
-            parameters["instruct"] = instruct
-        if spec.is_text and spec.takes("text_type"):
-            parameters["text_type"] = "query" if role == "query" else (self.text_type or "document")
-        return parameters
 
-    def _check_parameters(self, spec: ModelSpec) -> None:
-        if self.dimension is not None and spec.known and self.dimension not in spec.dimensions:
-            allowed = ", ".join(map(str, spec.dimensions))
-            hint = f"; {spec.dimension_hint}" if spec.dimension_hint else ""
-            fixed = "fixed at" if not spec.dimension_configurable else "one of"
-            raise InputError(
-                f"dimension={self.dimension} is not available for {spec.name}: "
-                f"{fixed} {allowed}{hint}"
-            )
-        if (self.query_instruct or self.document_instruct) and not spec.takes("instruct"):
-            raise InputError(
-                f"{spec.name} does not take `instruct` (query_instruct/document_instruct); "
-                "models that do: qwen3-vl-embedding, text-embedding-v4"
-            )
-        if self.text_type is not None and not spec.is_text:
-            raise InputError(f"text_type applies to text-embedding models, not {spec.name}")
-        check_output_type(spec, self.output_type)
-        if self.output_type == "sparse" and self._returns_dense:
-            raise InputError(
-                f"{type(self).__name__} returns dense vectors; for sparse ones use "
-                "DashScopeSparseEmbeddings (LangChain) or sparse_doc_fn/sparse_query_fn "
-                "(LlamaIndex)"
-            )
-        for name, (low, high) in PARAMETER_RANGES.items():
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if not spec.takes(name):
-                raise InputError(f"{spec.name} does not take `{name}`")
-            if not low <= value <= high:
-                raise InputError(f"{name}={value} is out of range [{low:g}, {high:g}]")
+def _same(old: tuple[Any, ...], new: tuple[Any, ...]) -> bool:
+    # The config by value, the caller's HTTP clients by identity.
+    return bool(old) and old[0] == new[0] and old[1] is new[1] and old[2] is new[2]
+
+
+@contextlib.contextmanager
+def _input_errors(assigned: str | None) -> Iterator[None]:
+    """pydantic's ``ValidationError`` as the ``InputError`` a validator raised.
+
+    An assigned value pydantic itself refuses (a type, a bound) is an
+    ``InputError`` too; at construction such errors stay pydantic's, which
+    name every field at once.
+    """
+    try:
+        yield
+    except ValidationError as exc:
+        for error in exc.errors():
+            cause = error.get("ctx", {}).get("error")
+            if isinstance(cause, InputError):
+                raise cause from None
+        if assigned is None:
+            raise
+        problems = "; ".join(str(e["msg"]) for e in exc.errors())
+        raise InputError(f"{assigned}: {problems}") from None
 
 
 class _ClientOptions(DashScopeOptions):
@@ -393,7 +350,10 @@ class _ClientOptions(DashScopeOptions):
 def create_client(model: str = DEFAULT_MODEL, **options: Any) -> DashScopeClient:
     """A core client without a framework, taking the adapters' options.
 
+    The options are checked for type, range and environment defaults like the
+    adapters' fields, then configured by ``build_config``.
+
     >>> client = create_client("text-embedding-v4", dimension=512)  # doctest: +SKIP
-    >>> client.embed(client.text_items(["hello"]), role="query").embeddings  # doctest: +SKIP
+    >>> client.embed_texts(["hello"], role="query").embeddings  # doctest: +SKIP
     """
     return _ClientOptions(model=model, **options).core_client

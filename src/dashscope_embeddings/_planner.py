@@ -12,9 +12,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ._catalog import DEFAULT_BATCH_SIZE, UNKNOWN_MODEL_BATCH_SIZE, Endpoint, Fusion, ModelSpec
-from ._errors import InputError
+from ._catalog import Endpoint, Fusion, ModelSpec
 from ._inputs import Item
+from ._limits import check_item
 
 __all__ = [
     "PlannedRequest",
@@ -24,16 +24,6 @@ __all__ = [
     "plan_requests",
     "split_request",
 ]
-
-# The most characters one token could stand for, generously: the longest
-# entries of the Qwen BPE vocabularies (runs of spaces, dashes, '=') are far
-# shorter. A text is refused only if it would exceed the model's token limit
-# even at this many characters per token, so no text the service would take
-# is ever refused here; anything shorter is left to the service to judge.
-MAX_CHARS_PER_TOKEN = 128
-
-_FUSION_TYPES = frozenset({"fusion"})
-_FUSED_TYPES = frozenset({"fused"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,8 +110,7 @@ def split_request(request: PlannedRequest) -> tuple[PlannedRequest, PlannedReque
 
 def effective_batch_size(spec: ModelSpec, batch_size: int | None) -> int:
     """The caller's ``batch_size`` clamped to the model's element limit."""
-    default = DEFAULT_BATCH_SIZE if spec.known else UNKNOWN_MODEL_BATCH_SIZE
-    wanted = batch_size or spec.max_elements or default
+    wanted = batch_size or spec.max_elements or spec.default_batch_size
     return max(1, min(wanted, spec.max_elements or wanted))
 
 
@@ -134,38 +123,21 @@ def plan_requests(
     """Requests that embed ``items``, each input in exactly one request, in order.
 
     ``parameters`` is sent as is in every request (the caller resolved roles,
-    dimension and extras); fused requests of qwen3 add ``enable_fusion``.
+    dimension and extras); fused requests of qwen3 add ``enable_fusion``. Every
+    item is first checked against the model's limits (``InputError`` naming the
+    input and the limit), so no planned request exceeds the catalog.
     """
+    for position, item in enumerate(items):
+        check_item(item, position, spec)
     size = effective_batch_size(spec, batch_size)
     if spec.is_text:
         return _plan_text(items, spec, dict(parameters), size)
     return _plan_multimodal(items, spec, dict(parameters), size)
 
 
-def _check_text_length(item: Item, position: int, spec: ModelSpec) -> None:
-    if item.text is None or spec.max_text_tokens is None:
-        return
-    most = spec.max_text_tokens * MAX_CHARS_PER_TOKEN
-    if len(item.text) > most:
-        raise InputError(
-            f"input {position}: a text of {len(item.text):,} characters cannot fit the "
-            f"{spec.max_text_tokens:,}-token limit of {spec.name} (more than {most:,} "
-            "characters even at the most characters a token can hold); split it",
-            input_indices=[position],
-        )
-
-
 def _plan_text(
     items: Sequence[Item], spec: ModelSpec, parameters: dict[str, Any], size: int
 ) -> list[PlannedRequest]:
-    for position, item in enumerate(items):
-        if item.text is None or item.modalities != 1:
-            raise InputError(
-                f"input {position}: {spec.name} embeds text only; use a multimodal model "
-                "(for example qwen3-vl-embedding) for images and video",
-                input_indices=[position],
-            )
-        _check_text_length(item, position, spec)
     requests = []
     for start in range(0, len(items), size):
         chunk = items[start : start + size]
@@ -184,9 +156,14 @@ def _plan_text(
     return requests
 
 
-def _types(spec: ModelSpec, *names: str) -> frozenset[str] | None:
-    # qwen3-vl answers independent elements with type "vl".
-    return frozenset((*names, "vl")) if spec.known else None
+def _types(spec: ModelSpec, kind: str) -> frozenset[str] | None:
+    """Result types accepted for an element sent as ``kind``; ``fused`` (one content
+    object) and ``fusion`` (a whole request) carry no model-specific label."""
+    if spec.result_labels is None:
+        return None
+    if kind in ("fused", "fusion"):
+        return frozenset({kind})
+    return frozenset((kind, *spec.result_labels))
 
 
 def _element(item: Item, spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str] | None]:
@@ -199,7 +176,7 @@ def _element(item: Item, spec: ModelSpec) -> tuple[dict[str, Any], frozenset[str
             obj["image"] = item.images[0].value
         if item.video is not None:
             obj["video"] = item.video
-        return obj, (_FUSED_TYPES if spec.known else None)
+        return obj, _types(spec, "fused")
     if item.text is not None:
         return {"text": item.text}, _types(spec, "text")
     if item.video is not None:
@@ -231,7 +208,7 @@ def _fused_request(
     return PlannedRequest(
         endpoint=Endpoint.MULTIMODAL,
         body={"model": spec.name, "input": {"contents": contents}, "parameters": params},
-        slots=(Slot(0, position, _FUSION_TYPES if spec.known else None),),
+        slots=(Slot(0, position, _types(spec, "fusion")),),
         inline_bytes=_inline_bytes(item),
         tokens=estimate_tokens(item, spec),
     )
@@ -262,13 +239,11 @@ def _plan_multimodal(
         batch = _Batch()
 
     for position, item in enumerate(items):
-        _check_text_length(item, position, spec)
         if _alone(item, spec):
             requests.append(_fused_request(item, position, spec, parameters))
             continue
         images, videos = len(item.images), int(item.video is not None)
         texts = int(item.text is not None)
-        _check_single(position, spec, images, videos, texts)
         fits = (
             len(batch.contents) < size
             and (spec.max_images is None or batch.images + images <= spec.max_images)
@@ -291,17 +266,3 @@ def _plan_multimodal(
 
 def _inline_bytes(item: Item) -> int:
     return sum(image.nbytes or 0 for image in item.images)
-
-
-def _check_single(position: int, spec: ModelSpec, images: int, videos: int, texts: int) -> None:
-    for count, limit, what in (
-        (images, spec.max_images, "images"),
-        (videos, spec.max_videos, "videos"),
-        (texts, spec.max_texts, "texts"),
-    ):
-        if limit is not None and count > limit:
-            raise InputError(
-                f"input {position}: {count} {what} in one item; {spec.name} allows {limit} "
-                "per request",
-                input_indices=[position],
-            )

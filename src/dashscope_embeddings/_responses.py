@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import orjson
-
 from ._catalog import Endpoint
 from ._errors import APIStatusError, ProtocolError, status_error
 from ._planner import PlannedRequest
+from ._wire import json_or_none
 
 __all__ = ["ParsedResponse", "error_from_response", "parse_response"]
 
@@ -33,18 +32,11 @@ class ParsedResponse:
     request_id: str | None = None
 
 
-def _loads(content: bytes) -> Any:
-    try:
-        return orjson.loads(content)
-    except orjson.JSONDecodeError:
-        return None
-
-
 def error_from_response(
     status_code: int, content: bytes, headers: Mapping[str, str]
 ) -> APIStatusError:
     """The typed error for a non-2xx answer, with the service's code, message and request id."""
-    payload = _loads(content)
+    payload = json_or_none(content)
     body = payload if isinstance(payload, dict) else {}
     message = body.get("message") or content[:200].decode("utf-8", "replace") or "no message"
     return status_error(
@@ -59,7 +51,7 @@ def parse_response(
     request: PlannedRequest, content: bytes, expected_dimension: int | None
 ) -> ParsedResponse:
     """Vectors of a 2xx answer to ``request``, keyed by input position."""
-    payload = _loads(content)
+    payload = json_or_none(content)
     request_id = payload.get("request_id") if isinstance(payload, dict) else None
 
     def fail(why: str) -> ProtocolError:

@@ -4,9 +4,14 @@ The policy of openai-python: retry 408, 409, 429, 5xx, timeouts and
 connection errors; exponential backoff from 0.5 s capped at 8 s, with up to
 25% jitter so that parallel batches do not retry in lock-step; a
 ``Retry-After`` (or ``retry-after-ms``) of at most 60 s replaces the backoff.
-The transport reads that header once (``retry_after``) and puts it on the
-error; the runner decides, with this policy and the job's progress, whether
-to try again (see ``_runner``).
+
+A ``Retry-After`` above 60 s (or unreadable, or in the past) is ignored and
+the ordinary backoff applies, as openai-python's ``_calculate_retry_timeout``
+does: a server asking for minutes is more likely misconfigured than meaning
+it, and the runner's ``give_up_after`` bounds how long a call keeps trying in
+any case. The transport reads the header once (``retry_after``) and puts the
+seconds on the error; the policy reads the error, and the runner decides,
+with this policy and the call's progress, whether to try again (see ``_runner``).
 """
 
 from __future__ import annotations
@@ -55,7 +60,6 @@ class RetryPolicy:
     max_delay: float = 8.0
     jitter: float = 0.25
     random: Callable[[], float] = field(default=random.random, repr=False)
-    clock: Callable[[], float] = field(default=time.time, repr=False)
 
     @staticmethod
     def is_retryable(error: DashScopeError) -> bool:
@@ -65,20 +69,15 @@ class RetryPolicy:
             return error.status_code in RETRYABLE_STATUS or error.status_code >= 500
         return False
 
-    def delay(
-        self, retries_done: int, error: DashScopeError, headers: Mapping[str, str] | None = None
-    ) -> float | None:
+    def delay(self, retries_done: int, error: DashScopeError) -> float | None:
         """Seconds to wait before the next try, or ``None`` to give up and raise ``error``."""
         if retries_done >= self.max_retries or not self.is_retryable(error):
             return None
-        return self.wait(retries_done, error, headers)
+        return self.wait(retries_done, error)
 
-    def wait(
-        self, retries_done: int, error: DashScopeError, headers: Mapping[str, str] | None = None
-    ) -> float:
+    def wait(self, retries_done: int, error: DashScopeError) -> float:
         """Seconds before try number ``retries_done + 1``, whatever the retry budget says."""
-        asked = retry_after(headers, self.clock) if headers else error.retry_after
-        if asked is not None:
-            return asked
+        if error.retry_after is not None:
+            return error.retry_after
         backoff = min(self.base_delay * 2.0**retries_done, self.max_delay)
         return backoff * (1.0 - self.jitter * self.random())

@@ -16,9 +16,10 @@ lives here, because one request cannot see it:
 - **Narrowing.** A 400 for a batch of several inputs splits the batch in two
   and tries each half, down to the input(s) the service refuses; the rest of
   the batch is embedded.
-- **Stop means stop.** After the first error that is not retried, no new
-  attempt starts (except the narrowing of the batch that produced it, so that
-  the error can name the refused input and the rest of that batch is kept),
+- **Stop means stop.** After the first error (in time, not in input order)
+  that is not retried, no new attempt starts (except the narrowing of the
+  batch that produced it, so that the error can name the refused input and
+  the rest of that batch is kept),
   waits are abandoned, and the call returns once the requests already on the
   wire have answered: what they bring back is kept in the error's
   ``embeddings``. A ``KeyboardInterrupt`` or a cancellation returns at once;

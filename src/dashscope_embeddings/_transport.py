@@ -15,7 +15,6 @@ exceed.
 from __future__ import annotations
 
 import asyncio
-import ipaddress
 import os
 import platform
 import threading
@@ -41,13 +40,12 @@ from ._errors import (
 from ._responses import error_from_response
 from ._retry import retry_after
 from ._version import __version__
+from ._wire import is_loopback_host
 
 __all__ = [
     "Transport",
     "TransportSettings",
     "check_header_value",
-    "is_loopback_host",
-    "is_loopback_url",
     "redact_url",
 ]
 
@@ -55,19 +53,6 @@ USER_AGENT = (
     f"dashscope-embeddings/{__version__} python/{platform.python_version()} "
     f"httpx/{httpx.__version__}"
 )
-
-
-def is_loopback_url(url: str) -> bool:
-    return is_loopback_host(urlsplit(url).hostname or "")
-
-
-def is_loopback_host(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def redact_url(url: str) -> str:
@@ -140,8 +125,10 @@ Prepared = tuple[bytes, dict[str, str], int]
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """A 2xx body. Its request id is read from the body by the parser, which has
+    the request to name in an error; the header would only repeat it."""
+
     content: bytes
-    request_id: str | None
 
 
 class _Clients:
@@ -433,7 +420,7 @@ def _undecodable() -> ProtocolError:
 
 def _outcome(response: httpx.Response, content: bytes) -> Answer:
     if response.is_success:
-        return Answer(content, response.headers.get("x-request-id"))
+        return Answer(content)
     error = error_from_response(response.status_code, content, response.headers)
     error.retry_after = retry_after(response.headers)
     raise error

@@ -18,10 +18,8 @@ which this module itself does not import.
 
 from __future__ import annotations
 
-import os
-import warnings
 from collections.abc import Mapping, Sequence
-from typing import IO, TYPE_CHECKING, Any, ClassVar, TypedDict, Union
+from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -33,21 +31,17 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "langchain_core", "langchain") from error
 
 from ._catalog import DEFAULT_MODEL
+from ._inputs import ImageInput
 from ._options import DashScopeOptions
 from ._pairing import SparsePairing, aembed_dense, embed_dense
+from ._warnings import warn_user
 
 if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
-
     from ._langchain_sparse import DashScopeSparseEmbeddings
 
 # DashScopeSparseEmbeddings is importable from here too (see __getattr__ below),
 # but not listed: `import *` would then need langchain-qdrant.
 __all__ = ["DashScopeEmbeddings", "ImageInput", "MultimodalItem"]
-
-ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
-"""An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
-a binary file object or a PIL image."""
 
 
 class MultimodalItem(TypedDict, total=False):
@@ -83,21 +77,16 @@ class DashScopeEmbeddings(DashScopeOptions, Embeddings):
     _pairing: SparsePairing | None = PrivateAttr(default=None)
     """Set once ``sparse_companion()`` was called: text calls then feed the companion."""
 
-    def __init__(self, **data: Any) -> None:
-        super().__init__(**data)
-        self._configure()
-
     @model_validator(mode="before")
     @classmethod
     def _tolerate_client(cls, data: Any) -> Any:
         # langchain_community's class has a `client` field callers sometimes
         # set; refusing it would break the one-import-change migration.
         if isinstance(data, Mapping) and "client" in data:
-            warnings.warn(
+            warn_user(
                 "DashScopeEmbeddings ignores client=: it manages its own HTTP clients "
                 "(pass http_client= / http_async_client= to supply httpx clients)",
                 UserWarning,
-                stacklevel=4,
             )
             data = {k: v for k, v in data.items() if k != "client"}
         return data

@@ -20,11 +20,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-import os
 import re
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import IO, TYPE_CHECKING, Any, ClassVar, Literal, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr
 
@@ -40,11 +39,12 @@ except ModuleNotFoundError as error:
 from ._catalog import DEFAULT_MODEL
 from ._client import Role
 from ._errors import DashScopeError, InputError
+from ._inputs import ImageInput
 from ._options import DashScopeOptions
 from ._pairing import SparsePairing, aembed_dense, embed_dense, embed_sparse
 
 if TYPE_CHECKING:
-    from PIL.Image import Image as PILImage
+    pass
 
 __all__ = [
     "DashScopeEmbedding",
@@ -54,10 +54,6 @@ __all__ = [
     "ImageInput",
     "SparseEncoding",
 ]
-
-ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
-"""An http(s) URL, a ``data:image/...;base64,`` URI, a local path, bytes,
-a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
 
 
 # The names of llama-index-embeddings-dashscope, so that switching is an import
@@ -157,7 +153,6 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
             kwargs["api_key"] = api_key
         kwargs.update(model_name=model_name, text_type=text_type, embed_batch_size=embed_batch_size)
         super().__init__(**kwargs)
-        self._configure()
 
     @classmethod
     def class_name(cls) -> str:

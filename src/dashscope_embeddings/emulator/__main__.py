@@ -15,7 +15,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .._transport import is_loopback_host
+from .._wire import is_loopback_host
 from ._config import EmulatorConfig
 from ._server import EmulatorServer
 

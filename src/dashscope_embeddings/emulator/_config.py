@@ -1,4 +1,4 @@
-"""The emulator's settings: one frozen value shared by the CLI and the in-process helper."""
+"""The emulator's settings, shared by the CLI and the in-process helper; retunable in place."""
 
 from __future__ import annotations
 

@@ -21,10 +21,11 @@ from collections.abc import Callable
 import h11
 import orjson
 
+from .._wire import json_or_none
 from ._config import EmulatorConfig
 from ._faults import FaultPlan
 from ._replies import Reply, error_reply
-from ._service import BASE_PATH, Service, parse_json
+from ._service import BASE_PATH, Service
 from ._state import RecordedRequest, Recorder, Stats
 
 __all__ = ["EmulatorServer", "base_url"]
@@ -176,7 +177,7 @@ class EmulatorServer:
             record.outcome = "client_disconnected"
             raise
         # Off the loop: a body of inline images can be hundreds of megabytes.
-        record.body = await asyncio.to_thread(parse_json, body)
+        record.body = await asyncio.to_thread(json_or_none, body)
         decision = self.faults.decide()
         if decision.delay > 0:
             await asyncio.sleep(decision.delay)

@@ -12,9 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-import orjson
-
 from .._catalog import Endpoint, Fusion
+from .._wire import json_or_none
 from ._config import EmulatorConfig
 from ._replies import Refusal, Reply, error_reply, new_request_id
 from ._sparse import sparse_embedding
@@ -22,7 +21,7 @@ from ._usage import multimodal_usage, text_usage
 from ._validate import Content, MultimodalRequest, TextRequest, parse_multimodal, parse_text
 from ._vectors import fuse, image_vector, text_vector, url_vector
 
-__all__ = ["BASE_PATH", "Service", "parse_json"]
+__all__ = ["BASE_PATH", "Service"]
 
 BASE_PATH = "/api/v1"
 _BEARER = re.compile(r"^Bearer[ \t]+(\S.*?)[ \t]*$", re.IGNORECASE)
@@ -30,14 +29,6 @@ _DENSE = ("dense", "dense&sparse")
 _SPARSE = ("sparse", "dense&sparse")
 
 Vector = list[float]
-
-
-def parse_json(body: bytes) -> Any:
-    """The body as JSON, or ``None`` when it is not JSON."""
-    try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        return None
 
 
 class Service:
@@ -51,7 +42,7 @@ class Service:
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
         """Answer one request. ``headers`` has lower-case names."""
-        return self.respond(method, target, headers, parse_json(body))
+        return self.respond(method, target, headers, json_or_none(body))
 
     def respond(self, method: str, target: str, headers: Mapping[str, str], payload: Any) -> Reply:
         """``handle`` for a body already parsed (``None``: not JSON), so it is parsed once."""
@@ -90,7 +81,7 @@ class Service:
         request = parse_multimodal(payload)
         results = _multimodal_results(request)
         body = {
-            "output": {"embeddings": _shuffled(results)},
+            "output": {"embeddings": _reversed(results)},
             "usage": multimodal_usage(request, len(results)),
             "request_id": request_id,
         }
@@ -100,16 +91,17 @@ class Service:
         request = parse_text(payload)
         results = _text_results(request)
         body = {
-            "output": {"embeddings": _shuffled(results)},
+            "output": {"embeddings": _reversed(results)},
             "usage": text_usage(request),
             "request_id": request_id,
         }
         return Reply(200, body, request_id)
 
 
-def _shuffled(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    # Deliberately not input order: clients must match results by index, as
-    # the service documents, and one that zips by position breaks here.
+def _reversed(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    # Deliberately not input order (reversed, so every answer of two or more
+    # results is out of order): clients must match results by index, as the
+    # service documents, and one that zips by position breaks here.
     return results[::-1]
 
 
@@ -146,8 +138,11 @@ def _multimodal_results(request: MultimodalRequest) -> list[dict[str, Any]]:
 def _result_type(request: MultimodalRequest, content: Content) -> str:
     if request.spec.fusion is not Fusion.FLAG:
         return content.kind
-    # qwen3-vl labels independent vectors "vl", and a fused content object's "fusion".
-    return "fusion" if content.kind == "fused" else "vl"
+    # qwen3-vl labels a fused content object "fusion", and independent vectors
+    # with its own word (the catalog's extra label, "vl") rather than the kind.
+    if content.kind == "fused":
+        return "fusion"
+    return next(iter(request.spec.result_labels or ()), content.kind)
 
 
 def _text_results(request: TextRequest) -> list[dict[str, Any]]:

@@ -29,10 +29,11 @@ from typing import Any
 import httpx
 import orjson
 
+from .._wire import json_or_none
 from ._config import EmulatorConfig
 from ._faults import Fault, FaultPlan
 from ._replies import Reply
-from ._service import Service, parse_json
+from ._service import Service
 from ._state import RecordedRequest, Recorder, Stats
 
 __all__ = ["EmulatorTransport"]
@@ -77,7 +78,7 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
         self.stats.started()
         status: int | None = None
         try:
-            record.body = parse_json(body)
+            record.body = json_or_none(body)
             decision = self._faults.decide()
             if decision.reset:
                 record.fault, record.outcome = decision.fault, "reset"

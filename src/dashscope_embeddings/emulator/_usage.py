@@ -1,8 +1,9 @@
 """The ``usage`` object, shaped per model family as the service shapes it.
 
-The API reference documents a different set of fields for each family; a
-client that assumes one shape (say, ``total_tokens`` everywhere) must break
-here as it would against the real service. The numbers are estimates.
+The API reference documents a different set of fields for each family (the
+catalog's ``ModelSpec.usage``); a client that assumes one shape (say,
+``total_tokens`` everywhere) must break here as it would against the real
+service. The numbers are estimates.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
+from .._catalog import Usage
 from ._validate import MultimodalRequest, TextRequest, estimate_tokens
 
 __all__ = ["multimodal_usage", "text_usage"]
@@ -80,22 +82,18 @@ def _legacy(n: dict[str, int], results: int) -> dict[str, Any]:
     }
 
 
-# Family by model-name prefix, as the API reference groups them.
-_FAMILIES: Mapping[str, Callable[[dict[str, int], int], dict[str, Any]]] = MappingProxyType(
+_SHAPES: Mapping[Usage, Callable[[dict[str, int], int], dict[str, Any]]] = MappingProxyType(
     {
-        "tongyi-embedding-vision": _tongyi,
-        "qwen3-vl": _qwen3,
-        "qwen2.5-vl": _qwen25,
-        "multimodal-embedding-v1": _legacy,
+        Usage.TONGYI_VISION: _tongyi,
+        Usage.QWEN3_VL: _qwen3,
+        Usage.QWEN25_VL: _qwen25,
+        Usage.MULTIMODAL_V1: _legacy,
     }
 )
 
 
 def multimodal_usage(request: MultimodalRequest, results: int) -> dict[str, Any]:
-    shape = next(
-        (f for prefix, f in _FAMILIES.items() if request.spec.name.startswith(prefix)), _tongyi
-    )
-    return shape(_counts(request), results)
+    return _SHAPES[request.spec.usage](_counts(request), results)
 
 
 def text_usage(request: TextRequest) -> dict[str, Any]:

@@ -1,7 +1,10 @@
 """Request validation: a parsed JSON body to a checked request, or a ``Refusal``.
 
-Every limit comes from the package's model catalog, so the emulator refuses
-exactly what the client is built to avoid; a client that sends something the
+These are the emulator's own rules, written as the service states them and
+independent of the client's (``dashscope_embeddings._limits``): a client bug
+must not be mirrored here and so go unnoticed. Only the facts are shared: the
+numbers come from the package's model catalog, and what a URL, a data URI or
+an image format is from ``_wire``. So a client that sends something the
 catalog forbids gets the 400 the real service would give.
 """
 
@@ -14,8 +17,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._catalog import CATALOG, MB, PARAMETER_RANGES, Endpoint, Fusion, ModelSpec
-from .._inputs import DATA_URI, URL, detect_image_format
+from .._catalog import CATALOG, PARAMETER_RANGES, Endpoint, Fusion, ModelSpec
+from .._wire import DATA_URI, URL, detect_image_format, format_size
 from ._replies import Refusal
 
 __all__ = [
@@ -106,10 +109,6 @@ def estimate_tokens(text: str) -> int:
     """
     cjk = len(_CJK.findall(text))
     return cjk * 2 + len(text.encode("utf-8")) - cjk * 3
-
-
-def _mb(n: int) -> str:
-    return f"{n / MB:g} MB"
 
 
 def _is_int(value: object) -> bool:
@@ -238,10 +237,11 @@ def _check_image(value: object, where: str, spec: ModelSpec) -> InlineImage:
             f"{where}: image format {fmt} is not supported by model {spec.name}; supported: "
             f"{', '.join(sorted(spec.image_formats))}."
         )
-    if spec.max_image_bytes is not None and len(data) > spec.max_image_bytes:
+    limit = spec.max_image_bytes
+    if limit is not None and len(data) > limit:
         raise Refusal(
-            f"{where}: the image is {len(data)} bytes, over the {_mb(spec.max_image_bytes)} "
-            f"({spec.max_image_bytes} bytes) image limit of model {spec.name}."
+            f"{where}: the image is {len(data)} bytes, over the {format_size(limit)} "
+            f"({limit} bytes) image limit of model {spec.name}."
         )
     return InlineImage(value, data)
 
