@@ -97,7 +97,7 @@ class DashScopeEmbedder:
         self._kind = input_kind
         self._record = on_error == "record"
         self._sparse = settings.output_type == "dense&sparse"
-        config = settings._client_config()
+        config = settings._build_config()
         name = budget_name or _budget_name(config.transport.base_url, settings.workspace, model)
         budget = budget_actor(name, settings.requests_per_minute, settings.tokens_per_minute)
         self._pacer = ClusterPacer(budget)
