@@ -738,3 +738,18 @@ def test_model_json_schema_works_on_both_adapters() -> None:
         assert "timeout" in properties
         assert "allow_insecure_http" in properties
         assert "http_client" not in properties
+
+
+def test_an_instance_with_your_own_http_client_refuses_to_pickle_and_says_why() -> None:
+    import pickle
+
+    import httpx
+
+    from dashscope_embeddings.langchain import DashScopeEmbeddings
+
+    with httpx.Client() as own:
+        emb = DashScopeEmbeddings(api_key="k", http_client=own)
+        with pytest.raises(TypeError, match="create it in each worker"):
+            pickle.dumps(emb)
+    plain = DashScopeEmbeddings(api_key="k")
+    assert pickle.loads(pickle.dumps(plain)).api_key.get_secret_value() == "k"

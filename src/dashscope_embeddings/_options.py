@@ -283,6 +283,17 @@ class DashScopeOptions(BaseModel):
             setattr(copied, name, value)
         return copied
 
+    def __getstate__(self) -> dict[Any, Any]:
+        # Your own httpx clients cannot cross processes, and a worker quietly
+        # without your proxy or TLS settings would be worse than this error.
+        if self.http_client is not None or self.http_async_client is not None:
+            raise TypeError(
+                f"{type(self).__name__} with your own http_client/http_async_client cannot "
+                "be pickled: create it in each worker, or configure the proxy through the "
+                "environment (HTTPS_PROXY) and let the instance own its clients"
+            )
+        return super().__getstate__()
+
     # -- lifecycle: the HTTP clients the instance owns ---------------------------
 
     def close(self) -> None:
