@@ -16,6 +16,7 @@ from typing import Any, Literal
 import httpx
 
 from ._catalog import CATALOG, ModelSpec
+from ._closing import Closing
 from ._errors import DashScopeError, InputError, ProtocolError
 from ._inputs import Item, fused_item, image_item, text_item, video_item
 from ._limiter import ConcurrencyLimiter
@@ -81,7 +82,7 @@ class EmbeddingResult:
     request_ids: list[str] = field(default_factory=list)
 
 
-class DashScopeClient:
+class DashScopeClient(Closing):
     """Embeds texts, images, videos and fused items with one DashScope model.
 
     Thread-safe and usable from any number of event loops. Owns its HTTP
@@ -280,18 +281,6 @@ class DashScopeClient:
 
     async def aclose(self) -> None:
         await self._transport.aclose()
-
-    def __enter__(self) -> DashScopeClient:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> DashScopeClient:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 def _partial(

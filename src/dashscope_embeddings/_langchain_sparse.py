@@ -7,7 +7,6 @@ that module works without ``langchain-qdrant`` installed.
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 try:
@@ -18,6 +17,7 @@ except ImportError as exc:  # pragma: no cover - exercised by blocking the impor
     ) from exc
 
 from ._client import DashScopeClient, Role, check_output_type
+from ._closing import Closing
 from ._errors import InputError
 from ._pairing import aembed_sparse, embed_sparse
 from ._responses import SparseVector as Sparse
@@ -28,7 +28,7 @@ __all__ = ["DashScopeSparseEmbeddings"]
 SPARSE_MODEL = "text-embedding-v4"
 
 
-class DashScopeSparseEmbeddings(SparseEmbeddings):
+class DashScopeSparseEmbeddings(SparseEmbeddings, Closing):
     """Sparse (lexical) vectors from text-embedding-v3/v4 for ``QdrantVectorStore``.
 
     ``sparse_embedding=`` of ``QdrantVectorStore`` in ``RetrievalMode.SPARSE`` or
@@ -106,28 +106,6 @@ class DashScopeSparseEmbeddings(SparseEmbeddings):
     async def aclose(self) -> None:
         if not self._paired:
             await self._dense.core_client.aclose()
-
-    def __enter__(self) -> DashScopeSparseEmbeddings:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
-
-    async def __aenter__(self) -> DashScopeSparseEmbeddings:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.aclose()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(model={self.model!r}, companion={self._paired})"

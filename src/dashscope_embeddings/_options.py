@@ -34,6 +34,7 @@ from typing_extensions import Self
 
 from ._catalog import DEFAULT_MODEL
 from ._client import ClientConfig, DashScopeClient, OutputType
+from ._closing import Closing
 from ._config import build_config
 from ._errors import InputError
 from ._transport import redact_url
@@ -91,7 +92,7 @@ def _env_number(name: str, kind: type[float], default: float, minimum: float, st
     return read
 
 
-class DashScopeOptions(BaseModel):
+class DashScopeOptions(BaseModel, Closing):
     """Configuration shared by ``DashScopeEmbeddings`` and ``DashScopeEmbedding``."""
 
     model_config = ConfigDict(
@@ -304,18 +305,6 @@ class DashScopeOptions(BaseModel):
     async def aclose(self) -> None:
         if self._client is not None:
             await self._client.aclose()
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
 
 
 # The fields build_config takes: every option but the caller's own HTTP clients.

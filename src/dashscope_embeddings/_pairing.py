@@ -129,13 +129,11 @@ def embed_sparse(
     pairing: SparsePairing | None = None,
 ) -> list[SparseVector]:
     """Sparse vectors of ``texts``: those waiting in ``pairing``, the rest requested."""
-    texts = _texts(texts)
-    keys, found, rest = _lookup(client, texts, role, pairing)
-    fetched: list[SparseVector] = []
-    if rest:
-        result = client.embed_texts([texts[i] for i in rest], role, output_type="sparse")
-        fetched = _sparse_of(result)
-    return _merge(keys, found, rest, fetched)
+    lookup = _Lookup(client, texts, role, pairing)
+    fetched = (
+        client.embed_texts(lookup.missing, role, output_type="sparse") if lookup.missing else None
+    )
+    return lookup.complete(fetched)
 
 
 async def aembed_sparse(
@@ -144,48 +142,47 @@ async def aembed_sparse(
     role: Role,
     pairing: SparsePairing | None = None,
 ) -> list[SparseVector]:
-    texts = _texts(texts)
-    keys, found, rest = _lookup(client, texts, role, pairing)
-    fetched: list[SparseVector] = []
-    if rest:
-        result = await client.aembed_texts([texts[i] for i in rest], role, output_type="sparse")
-        fetched = _sparse_of(result)
-    return _merge(keys, found, rest, fetched)
+    lookup = _Lookup(client, texts, role, pairing)
+    if not lookup.missing:
+        return lookup.complete(None)
+    return lookup.complete(await client.aembed_texts(lookup.missing, role, output_type="sparse"))
 
 
-def _texts(texts: Sequence[str]) -> list[str]:
-    # The core refuses a bare str; a sparse call that found every text waiting
-    # would not reach the core, so refuse it here too.
-    if isinstance(texts, (str, bytes)):
-        raise InputError("expected a list of texts, got a single str/bytes; wrap it in a list")
-    return list(texts)
+class _Lookup:
+    """The sparse vectors of one call found waiting, and the texts still to request."""
 
+    def __init__(
+        self,
+        client: DashScopeClient,
+        texts: Sequence[str],
+        role: Role,
+        pairing: SparsePairing | None,
+    ) -> None:
+        # The core refuses a bare str; a sparse call that found every text waiting
+        # would not reach the core, so refuse it here too.
+        if isinstance(texts, (str, bytes)):
+            raise InputError("expected a list of texts, got a single str/bytes; wrap it in a list")
+        texts = list(texts)
+        self._keys = _keys(client, texts, role) if pairing is not None else []
+        self._found = pairing.take(self._keys) if pairing is not None else {}
+        self._rest = [
+            i for i in range(len(texts)) if not self._keys or self._keys[i] not in self._found
+        ]
+        self.missing = [texts[i] for i in self._rest]
 
-def _lookup(
-    client: DashScopeClient, texts: Sequence[str], role: Role, pairing: SparsePairing | None
-) -> tuple[list[bytes], dict[bytes, SparseVector], list[int]]:
-    if pairing is None:
-        return [], {}, list(range(len(texts)))
-    keys = _keys(client, texts, role)
-    found = pairing.take(keys)
-    return keys, found, [i for i, key in enumerate(keys) if key not in found]
-
-
-def _merge(
-    keys: list[bytes],
-    found: dict[bytes, SparseVector],
-    rest: list[int],
-    fetched: list[SparseVector],
-) -> list[SparseVector]:
-    if not keys:
-        return fetched
-    fetched_at = dict(zip(rest, fetched, strict=True))
-    return [found[key] if key in found else fetched_at[i] for i, key in enumerate(keys)]
-
-
-def _sparse_of(result: EmbeddingResult) -> list[SparseVector]:
-    assert result.sparse_embeddings is not None  # the core raises when any is missing
-    return result.sparse_embeddings
+    def complete(self, fetched: EmbeddingResult | None) -> list[SparseVector]:
+        """Every text's sparse vector, in order, given what was fetched for ``missing``."""
+        vectors: list[SparseVector] = []
+        if fetched is not None:
+            assert fetched.sparse_embeddings is not None  # the core raises when any is missing
+            vectors = fetched.sparse_embeddings
+        if not self._keys:
+            return vectors
+        fetched_at = dict(zip(self._rest, vectors, strict=True))
+        return [
+            self._found[key] if key in self._found else fetched_at[i]
+            for i, key in enumerate(self._keys)
+        ]
 
 
 def _with_sparse(client: DashScopeClient) -> OutputType:

@@ -326,13 +326,23 @@ def _input(body: Mapping[str, Any], key: str) -> list[Any]:
     return items
 
 
-def parse_multimodal(body: Mapping[str, Any]) -> MultimodalRequest:
-    spec = _model(body, Endpoint.MULTIMODAL)
+def _request(
+    body: Mapping[str, Any], endpoint: Endpoint, key: str, what: str
+) -> tuple[ModelSpec, dict[str, Any], int, list[Any]]:
+    """What both endpoints check first: model, parameters, dimension, element count."""
+    spec = _model(body, endpoint)
     params = _parameters(body, spec)
     dimension = _dimension(params, spec)
-    raw = _input(body, "contents")
+    raw = _input(body, key)
     # Counted before any image is decoded: an oversized request is refused cheaply.
-    _limit(len(raw), spec.max_elements, "content elements", spec)
+    _limit(len(raw), spec.max_elements, what, spec)
+    return spec, params, dimension, raw
+
+
+def parse_multimodal(body: Mapping[str, Any]) -> MultimodalRequest:
+    spec, params, dimension, raw = _request(
+        body, Endpoint.MULTIMODAL, "contents", "content elements"
+    )
     contents = tuple(_content(item, f"contents[{i}]", spec) for i, item in enumerate(raw))
     _count_limits(contents, spec)
     fuse_all = spec.fusion is Fusion.ONLY or bool(params.get("enable_fusion"))
@@ -340,10 +350,6 @@ def parse_multimodal(body: Mapping[str, Any]) -> MultimodalRequest:
 
 
 def parse_text(body: Mapping[str, Any]) -> TextRequest:
-    spec = _model(body, Endpoint.TEXT)
-    params = _parameters(body, spec)
-    dimension = _dimension(params, spec)
-    raw = _input(body, "texts")
-    _limit(len(raw), spec.max_elements, "texts", spec)
+    spec, params, dimension, raw = _request(body, Endpoint.TEXT, "texts", "texts")
     texts = tuple(_check_text(t, f"texts[{i}]", spec) for i, t in enumerate(raw))
     return TextRequest(spec, texts, dimension, str(params.get("output_type", "dense")), params)
