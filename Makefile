@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: test lint typecheck pytest demo emulator bench examples-data clean
+.PHONY: test lint typecheck pytest demo emulator bench bench-ray examples-data clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -35,6 +35,10 @@ emulator: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet --disable-pip-version-check --group bench
 	$(PY) benchmarks/run.py
+
+# A few minutes: 10,000 texts through the Ray Data stage with 1, 2 and 4 workers.
+bench-ray: $(STAMP)
+	$(PY) benchmarks/ray_bench.py
 
 examples-data: $(STAMP)
 	$(PY) examples/make_data.py

@@ -109,7 +109,7 @@ def main() -> None:
                 "tokens_per_minute": args.tokens_per_minute,
                 **backend,
             },
-            concurrency=args.workers,
+            compute=ray.data.ActorPoolStrategy(size=args.workers),
             # The stage mostly waits on the network: a fraction of a CPU each
             # leaves the rest to reading, chunking and writing.
             num_cpus=0.25,

@@ -58,14 +58,19 @@ def emu(service: Emulator, ray_runtime: None) -> Iterator[Emulator]:
 
 
 def stage(emu: Emulator, **kwargs: Any) -> dict[str, Any]:
-    """``map_batches`` arguments for the stage against ``emu``, with a budget of its own."""
+    """``map_batches`` arguments for the stage against ``emu``, with a budget of its own.
+
+    ``compute=ActorPoolStrategy(...)`` (current Ray's form) or ``concurrency=N``
+    (older Ray's, still accepted): both must work.
+    """
+    pool = {"compute": kwargs.pop("compute")} if "compute" in kwargs else {}
     concurrency = kwargs.pop("concurrency", 2)
     batch_format = kwargs.pop("batch_format", "default")
     batch_size = kwargs.pop("batch_size", 200)
     options = {"base_url": emu.base_url, "api_key": "test-key", "budget_name": uuid.uuid4().hex}
     return {
         "fn_constructor_kwargs": {**options, **kwargs},
-        "concurrency": concurrency,
+        **(pool or {"concurrency": concurrency}),
         "num_cpus": 0.25,
         "batch_format": batch_format,
         "batch_size": batch_size,
@@ -183,7 +188,13 @@ def test_refused_rows_get_the_error_column_and_the_rest_their_vectors(emu: Emula
     ds = ray.data.from_items([{"id": i, "text": t} for i, t in enumerate(texts)])
     ds = ds.map_batches(
         DashScopeEmbedder,
-        **stage(emu, model="text-embedding-v4", on_error="record", batch_size=50, concurrency=1),
+        **stage(
+            emu,
+            model="text-embedding-v4",
+            on_error="record",
+            batch_size=50,
+            compute=ray.data.ActorPoolStrategy(size=1),
+        ),
     )
     rows = sorted(ds.take_all(), key=lambda row: row["id"])
 

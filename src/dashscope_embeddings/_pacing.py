@@ -10,12 +10,13 @@ so the sync path sleeps and the async path awaits without blocking its loop.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["LocalPacer", "Pacer"]
+__all__ = ["LocalPacer", "Pacer", "Schedule", "Slowdown"]
 
 
 class Pacer(Protocol):
@@ -37,27 +38,90 @@ class Pacer(Protocol):
         ...
 
 
-# How a 429 changes the local pacer's rate: cut to half at once (TCP's
-# multiplicative decrease), at most once per ``_CUT_COOLDOWN`` seconds so that
-# the burst of 429s answering requests sent before the cut does not collapse
-# the rate; then win back ``_RECOVERY`` of the configured rate per answered
-# request (additive increase).
-_CUT = 0.5
-_FLOOR = 1 / 64
-_RECOVERY = 0.02
-_CUT_COOLDOWN = 1.0
+class Schedule:
+    """A virtual schedule: the GCRA, i.e. a token bucket without burst credit. No I/O.
+
+    A booking takes the next free instant (never before ``earliest``) and
+    pushes it on by ``seconds``, the booking's cost at the current rate. So in
+    any window of ``W`` seconds at most ``W / cost`` plus one booking go out,
+    evenly spread instead of in bursts that a per-second quota would refuse,
+    and an idle schedule builds up no credit (a booking never starts in the past).
+    """
+
+    def __init__(self) -> None:
+        self.free = -math.inf
+        """The next free instant."""
+
+    def book(self, earliest: float, seconds: float) -> float:
+        """Book ``seconds`` of schedule; returns when the booking starts."""
+        start = max(earliest, self.free)
+        self.free = start + seconds
+        return start
+
+    def unbook(self, now: float, end: float, seconds: float) -> bool:
+        """Give back the last ``seconds`` of the booking ending at ``end`` if it is the latest.
+
+        False when a later booking follows it: the caller keeps the hole.
+        """
+        if end != self.free:
+            return False
+        self.free = max(now, end - seconds)
+        return True
+
+
+CUT = 0.5
+"""A 429 halves the rate at once (TCP's multiplicative decrease)..."""
+FLOOR = 1 / 64
+"""...but never below this share of it."""
+
+
+class Slowdown:
+    """How far 429s have slowed a sender: a factor on its rate, and a pause. No I/O.
+
+    A 429 cuts the factor by ``CUT``, at most once per ``cut_interval`` seconds
+    so that the burst of 429s answering requests sent before the cut does not
+    collapse the rate; each answered request wins back ``recovery`` (additive
+    increase). A ``Retry-After`` pauses every booking until it has passed.
+    Not thread-safe: its owner serialises calls.
+    """
+
+    def __init__(self, cut_interval: float, recovery: float) -> None:
+        self._cut_interval = cut_interval
+        self._recovery = recovery
+        self._last_cut = -math.inf
+        self.factor = 1.0
+        self.paused_until = -math.inf
+
+    def earliest(self, now: float) -> float:
+        """The first instant a request may be booked for."""
+        return max(now, self.paused_until)
+
+    def spacing(self, per_minute: float) -> float:
+        """Seconds between two sends at ``per_minute``, slowed by the factor."""
+        return 60.0 / (per_minute * self.factor)
+
+    def throttled(self, now: float, retry_after: float | None) -> bool:
+        """A 429 answered; True when it cut the rate (it did not follow another too soon)."""
+        if retry_after:
+            self.paused_until = max(self.paused_until, now + retry_after)
+        if now - self._last_cut < self._cut_interval:
+            return False
+        self._last_cut = now
+        self.factor = max(FLOOR, self.factor * CUT)
+        return True
+
+    def succeeded(self, answers: int = 1, ceiling: float = 1.0) -> None:
+        """``answers`` requests answered: win back some rate, up to ``ceiling``."""
+        self.factor = min(ceiling, self.factor + self._recovery * answers)
 
 
 class LocalPacer:
     """Paces one process's traffic to ``requests_per_minute`` / ``tokens_per_minute``.
 
-    Each budget is a virtual schedule (GCRA, the token bucket without a
-    burst): a booking takes the next free instant and pushes it on by
-    ``cost / rate``, so in any window of ``W`` seconds at most ``rate × W``
-    plus one request's cost go out, evenly spread instead of in bursts that a
-    per-second quota would refuse. On a 429 every budget is scaled down
-    (see ``_CUT``) and a ``Retry-After`` pauses every booking until it has
-    passed; without configured budgets only the pause applies (the runner's
+    Each budget is a ``Schedule``; a request books both. On a 429 every
+    budget slows down together (``Slowdown``: a cut at most once a second,
+    then 2% of the configured rate back per answered request); without
+    configured budgets only the ``Retry-After`` pause applies (the runner's
     concurrency limiter does the slowing down then). Thread-safe; no I/O.
     """
 
@@ -71,33 +135,24 @@ class LocalPacer:
         self._tpm = tokens_per_minute
         self._clock = clock
         self._lock = threading.Lock()
-        self._scale = 1.0
-        self._next_request = 0.0
-        self._next_token = 0.0
-        self._paused_until = 0.0
-        self._last_cut = -_CUT_COOLDOWN
+        self._slowdown = Slowdown(cut_interval=1.0, recovery=0.02)
+        self._requests = Schedule()
+        self._tokens = Schedule()
 
     def reserve(self, tokens: int) -> float:
         with self._lock:
             now = self._clock()
-            start = max(now, self._paused_until)
+            start = self._slowdown.earliest(now)
             if self._rpm:
-                start = max(start, self._next_request)
-                self._next_request = start + 60.0 / (self._rpm * self._scale)
+                start = self._requests.book(start, self._slowdown.spacing(self._rpm))
             if self._tpm:
-                start = max(start, self._next_token)
-                self._next_token = start + 60.0 * tokens / (self._tpm * self._scale)
+                start = self._tokens.book(start, tokens * self._slowdown.spacing(self._tpm))
             return start - now
 
     def throttled(self, retry_after: float | None) -> None:
         with self._lock:
-            now = self._clock()
-            if retry_after:
-                self._paused_until = max(self._paused_until, now + retry_after)
-            if now - self._last_cut >= _CUT_COOLDOWN:
-                self._last_cut = now
-                self._scale = max(_FLOOR, self._scale * _CUT)
+            self._slowdown.throttled(self._clock(), retry_after)
 
     def succeeded(self) -> None:
         with self._lock:
-            self._scale = min(1.0, self._scale + _RECOVERY)
+            self._slowdown.succeeded()

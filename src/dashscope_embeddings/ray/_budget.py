@@ -11,12 +11,11 @@ Because slices never overlap and no slice starts before "now", any window
 of the cluster's traffic holds at most the quota's share of it (plus one
 request per slice boundary): no burst credit builds up while it is idle.
 
-A 429 anywhere slows everyone (multiplicative decrease, once per
-``CUT_INTERVAL``: the 429s of one overshoot arrive together and must not cut
-the rate to nothing) and stops new slices until its ``Retry-After`` has
-passed; every success earns the rate back a little (additive increase).
-Without a configured quota the budget only learns one from the first 429:
-half the rate the cluster was sending at.
+The slices come off one ``Schedule`` and a 429 anywhere slows everyone
+through one ``Slowdown``, the same arithmetic as a single process's
+``LocalPacer``, with the cluster's own constants below. Without a configured
+quota the budget only learns one from the first 429: half the rate the
+cluster was sending at.
 """
 
 from __future__ import annotations
@@ -25,6 +24,8 @@ import math
 from collections import deque
 from dataclasses import dataclass
 
+from .._pacing import Schedule, Slowdown
+
 __all__ = ["Budget", "Lease"]
 
 LEASE_SECONDS = 0.5
@@ -32,10 +33,13 @@ LEASE_SECONDS = 0.5
 SLICE_REQUESTS = 4
 """Requests per slice: few, so a worker whose batch ends mid-slice wastes little."""
 CUT_INTERVAL = 2.0
-DECREASE = 0.5
-INCREASE = 0.01
-"""Factor regained per success: from a halving back to full in 50 answers."""
-MIN_FACTOR = 0.02
+"""Twice a single process's: the 429s of one overshoot keep arriving while
+slices already handed out (``LEASE_SECONDS``) are spent, and must not cut the
+rate to nothing."""
+RECOVERY = 0.01
+"""Factor regained per success: from a halving back to full in 50 answers
+(half a single process's pace: without a configured quota this is how fast
+the whole cluster probes upwards, and an overshoot costs every worker)."""
 RATE_WINDOW = 10.0
 """Seconds over which the sending rate is measured (for the learned quota)."""
 
@@ -61,30 +65,24 @@ class Budget:
     def __init__(self, requests_per_minute: float | None, tokens_per_minute: float | None) -> None:
         self._rpm = requests_per_minute
         self._tpm = tokens_per_minute
-        self._factor = 1.0
-        self._learned_rps: float | None = None
-        """Requests per second learned from the first 429 (no configured quota)."""
-        self._cursor = -math.inf
-        """Where the next slice starts (budget clock)."""
-        self._paused_until = -math.inf
-        self._last_cut = -math.inf
+        self._slowdown = Slowdown(CUT_INTERVAL, RECOVERY)
+        self._learned_rpm: float | None = None
+        """Requests per minute learned from the first 429 (no configured quota)."""
+        self._schedule = Schedule()
+        """The slices handed out (budget clock)."""
         self._sent: deque[tuple[float, int]] = deque()
         self._holes: list[tuple[float, float]] = []
-        """Unspent tails given back before the cursor: handed out again first."""
+        """Unspent tails given back before the latest slice: handed out again first."""
 
     def configure(self, requests_per_minute: float | None, tokens_per_minute: float | None) -> None:
         """The latest stage to start sets the quota (they share one account)."""
         self._rpm, self._tpm = requests_per_minute, tokens_per_minute
 
     def _costs(self) -> tuple[float, float]:
-        if self._rpm is not None:
-            request = 60.0 / self._rpm
-        elif self._learned_rps is not None:
-            request = 1.0 / self._learned_rps
-        else:
-            request = 0.0
-        token = 60.0 / self._tpm if self._tpm is not None else 0.0
-        return request / self._factor, token / self._factor
+        requests = self._rpm or self._learned_rpm
+        request = self._slowdown.spacing(requests) if requests else 0.0
+        token = self._slowdown.spacing(self._tpm) if self._tpm else 0.0
+        return request, token
 
     def lease(self, now: float, tokens: int, sent: int, succeeded: int) -> Lease:
         """The next slice, long enough for at least one request of ``tokens`` tokens.
@@ -98,11 +96,11 @@ class Budget:
         if not one:
             return Lease(0.0, LEASE_SECONDS, 0.0, 0.0, ticket=now + LEASE_SECONDS)
         duration = max(one, min(LEASE_SECONDS, SLICE_REQUESTS * one))
-        earliest = max(self._paused_until, now)
+        earliest = self._slowdown.earliest(now)
         start, end = self._from_hole(earliest, one, duration)
         if start is None:
-            start = max(self._cursor, earliest)
-            end = self._cursor = start + duration
+            start = self._schedule.book(earliest, duration)
+            end = start + duration
         return Lease(start - now, end - start, request_cost, token_cost, ticket=end)
 
     def _from_hole(
@@ -124,22 +122,14 @@ class Budget:
     ) -> None:
         """Take back the unspent tail ``unused`` of the slice ending at ``ticket``."""
         self._record(now, sent, succeeded)
-        if unused <= 0:
-            return
-        if ticket == self._cursor:
-            self._cursor = max(now, self._cursor - unused)
-        else:
+        if unused > 0 and not self._schedule.unbook(now, ticket, unused):
             self._holes.append((ticket - unused, ticket))
 
     def throttled(self, now: float, retry_after: float | None) -> None:
-        if retry_after:
-            self._paused_until = max(self._paused_until, now + retry_after)
-        if now - self._last_cut < CUT_INTERVAL:
-            return
-        self._last_cut = now
-        if self._rpm is None and self._learned_rps is None:
-            self._learned_rps = max(self._measured_rps(now), 1.0 / 60)
-        self._factor = max(MIN_FACTOR, self._factor * DECREASE)
+        cut = self._slowdown.throttled(now, retry_after)
+        if cut and self._rpm is None and self._learned_rpm is None:
+            # What the cluster was sending at, which the cut then halves.
+            self._learned_rpm = max(60.0 * self._measured_rps(now), 1.0)
 
     def _record(self, now: float, sent: int, succeeded: int) -> None:
         if sent:
@@ -149,7 +139,7 @@ class Budget:
         if succeeded:
             # A configured quota caps the recovery; a learned one keeps probing upwards.
             ceiling = 1.0 if self._rpm is not None or self._tpm is not None else math.inf
-            self._factor = min(ceiling, self._factor + INCREASE * succeeded)
+            self._slowdown.succeeded(succeeded, ceiling)
 
     def _measured_rps(self, now: float) -> float:
         if not self._sent:

@@ -43,7 +43,7 @@ class DashScopeEmbedder:
         ds.map_batches(
             DashScopeEmbedder,
             fn_constructor_kwargs={"model": "text-embedding-v4", "requests_per_minute": 1800},
-            concurrency=4,
+            compute=ray.data.ActorPoolStrategy(size=4),  # or concurrency=4
         )
 
     ``column``: the input column. For ``input_kind="fused"`` it holds dicts with
