@@ -157,25 +157,31 @@ class DashScopeClient(Closing):
 
     def embed_images(self, images: Sequence[object]) -> EmbeddingResult:
         """One vector per image: URL, data URI, path, bytes, file-like or PIL image."""
-        return self._embed(self._image_items(images), "document")
+        return self._embed(self._image_items(images), "document", "dense")
 
     async def aembed_images(self, images: Sequence[object]) -> EmbeddingResult:
-        return await self._aembed(await asyncio.to_thread(self._image_items, images), "document")
+        return await self._aembed(
+            await asyncio.to_thread(self._image_items, images), "document", "dense"
+        )
 
     def embed_videos(self, urls: Sequence[str]) -> EmbeddingResult:
         """One vector per video URL (the service fetches videos itself)."""
-        return self._embed([video_item(v, i) for i, v in enumerate(_as_list(urls))], "document")
+        return self._embed(
+            [video_item(v, i) for i, v in enumerate(_as_list(urls))], "document", "dense"
+        )
 
     async def aembed_videos(self, urls: Sequence[str]) -> EmbeddingResult:
         items = [video_item(v, i) for i, v in enumerate(_as_list(urls))]
-        return await self._aembed(items, "document")
+        return await self._aembed(items, "document", "dense")
 
     def embed_fused(self, items: Sequence[Mapping[str, Any]]) -> EmbeddingResult:
         """One fused vector per dict of ``text``, ``image``, ``images`` and ``video``."""
-        return self._embed(self._fused_items(items), "document")
+        return self._embed(self._fused_items(items), "document", "dense")
 
     async def aembed_fused(self, items: Sequence[Mapping[str, Any]]) -> EmbeddingResult:
-        return await self._aembed(await asyncio.to_thread(self._fused_items, items), "document")
+        return await self._aembed(
+            await asyncio.to_thread(self._fused_items, items), "document", "dense"
+        )
 
     def _image_items(self, images: Sequence[object]) -> list[Item]:
         return [image_item(img, i, self.spec) for i, img in enumerate(_as_list(images))]
@@ -201,25 +207,19 @@ class DashScopeClient(Closing):
             parameters["output_type"] = output_type
         return plan_requests(items, self.spec, parameters, self.config.batch_size)
 
-    def _embed(
-        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
-    ) -> EmbeddingResult:
-        if not items:
-            return EmbeddingResult(embeddings=[])
-        requests = self._plan(items, role, output_type)
+    # An empty call plans no request and assembles an empty result.
+
+    def _embed(self, items: list[Item], role: Role, output: OutputType) -> EmbeddingResult:
+        requests = self._plan(items, role, output)
         with self._progress(len(requests)) as tick:
             outcome = self._runner.run(requests, self._send, tick)
-        return self._assemble(len(items), outcome, output_type)
+        return self._assemble(len(items), outcome, output)
 
-    async def _aembed(
-        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
-    ) -> EmbeddingResult:
-        if not items:
-            return EmbeddingResult(embeddings=[])
-        requests = self._plan(items, role, output_type)
+    async def _aembed(self, items: list[Item], role: Role, output: OutputType) -> EmbeddingResult:
+        requests = self._plan(items, role, output)
         with self._progress(len(requests)) as tick:
             outcome = await self._runner.arun(requests, self._asend, tick)
-        return self._assemble(len(items), outcome, output_type)
+        return self._assemble(len(items), outcome, output)
 
     # One attempt each; the runner retries. Encoding again on a retry is cheap
     # next to the round trip, and keeps no body alive between attempts.

@@ -85,48 +85,37 @@ class SparsePairing:
 
 
 def embed_dense(
-    client: DashScopeClient,
-    texts: Sequence[str],
-    role: Role,
-    pairing: SparsePairing | None = None,
+    client: DashScopeClient, texts: Sequence[str], role: Role, pairing: SparsePairing | None = None
 ) -> list[Vector]:
     """Dense vectors of ``texts``; with a ``pairing``, their sparse ones wait there."""
-    if pairing is None:
-        return client.embed_texts(texts, role).embeddings
-    result = client.embed_texts(texts, role, output_type=_with_sparse(client))
-    _leave(pairing, client, texts, role, result)
-    return result.embeddings
+    output = _with_sparse(client) if pairing is not None else "dense"
+    return _leave(pairing, client, texts, role, client.embed_texts(texts, role, output_type=output))
 
 
 async def aembed_dense(
-    client: DashScopeClient,
-    texts: Sequence[str],
-    role: Role,
-    pairing: SparsePairing | None = None,
+    client: DashScopeClient, texts: Sequence[str], role: Role, pairing: SparsePairing | None = None
 ) -> list[Vector]:
-    if pairing is None:
-        return (await client.aembed_texts(texts, role)).embeddings
-    result = await client.aembed_texts(texts, role, output_type=_with_sparse(client))
-    _leave(pairing, client, texts, role, result)
-    return result.embeddings
+    output = _with_sparse(client) if pairing is not None else "dense"
+    return _leave(
+        pairing, client, texts, role, await client.aembed_texts(texts, role, output_type=output)
+    )
 
 
 def _leave(
-    pairing: SparsePairing,
+    pairing: SparsePairing | None,
     client: DashScopeClient,
     texts: Sequence[str],
     role: Role,
     result: EmbeddingResult,
-) -> None:
-    if result.sparse_embeddings is not None:
+) -> list[Vector]:
+    """The dense vectors of ``result``, its sparse ones left waiting in ``pairing``."""
+    if pairing is not None and result.sparse_embeddings is not None:
         pairing.leave(_keys(client, texts, role), result.sparse_embeddings)
+    return result.embeddings
 
 
 def embed_sparse(
-    client: DashScopeClient,
-    texts: Sequence[str],
-    role: Role,
-    pairing: SparsePairing | None = None,
+    client: DashScopeClient, texts: Sequence[str], role: Role, pairing: SparsePairing | None = None
 ) -> list[SparseVector]:
     """Sparse vectors of ``texts``: those waiting in ``pairing``, the rest requested."""
     lookup = _Lookup(client, texts, role, pairing)
@@ -137,10 +126,7 @@ def embed_sparse(
 
 
 async def aembed_sparse(
-    client: DashScopeClient,
-    texts: Sequence[str],
-    role: Role,
-    pairing: SparsePairing | None = None,
+    client: DashScopeClient, texts: Sequence[str], role: Role, pairing: SparsePairing | None = None
 ) -> list[SparseVector]:
     lookup = _Lookup(client, texts, role, pairing)
     if not lookup.missing:

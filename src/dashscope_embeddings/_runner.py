@@ -156,8 +156,9 @@ class Runner:
     ) -> JobOutcome[T]:
         """Runs every request (in threads unless there is one); never raises ``DashScopeError``."""
         job: _Job[T] = _Job(self._clock)
-        if len(requests) == 1:
-            self._unit(job, 0, requests[0], send, on_done)
+        if len(requests) <= 1:  # nothing to run in parallel (or nothing at all)
+            for request in requests:
+                self._unit(job, 0, request, send, on_done)
             return job.outcome
         # One thread per slot: measured, twice as many threads (to keep the cap
         # busy while some sleep before a retry) cost ~10% of throughput to GIL
