@@ -15,7 +15,7 @@ import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any, Union
+from typing import IO, TYPE_CHECKING, Any, TypedDict, Union
 
 from ._catalog import ModelSpec
 from ._errors import InputError
@@ -29,6 +29,7 @@ __all__ = [
     "Image",
     "ImageInput",
     "Item",
+    "MultimodalItem",
     "fused_item",
     "image_item",
     "text_item",
@@ -39,6 +40,17 @@ __all__ = [
 ImageInput = Union[str, os.PathLike[str], bytes, IO[bytes], "PILImage"]
 """What an image method takes: an http(s) URL, a ``data:image/...;base64,`` URI,
 a local path, bytes, a binary file object (LlamaIndex's ``BytesIO``) or a PIL image."""
+
+
+class MultimodalItem(TypedDict, total=False):
+    """One fused input (``embed_multimodal``, ``get_multimodal_embedding``): whatever it
+    holds becomes one vector."""
+
+    text: str
+    image: ImageInput
+    images: Sequence[ImageInput]
+    video: str
+    """An http(s) URL: the service fetches videos itself."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ which this module itself does not import.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar, TypedDict
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import Field, PrivateAttr, model_validator
 
@@ -31,7 +31,7 @@ except ModuleNotFoundError as error:
     raise missing_extra(error, "langchain_core", "langchain") from error
 
 from ._catalog import DEFAULT_MODEL
-from ._inputs import ImageInput
+from ._inputs import ImageInput, MultimodalItem
 from ._options import DashScopeOptions
 from ._pairing import SparsePairing, aembed_dense, embed_dense
 from ._warnings import warn_user
@@ -42,16 +42,6 @@ if TYPE_CHECKING:
 # DashScopeSparseEmbeddings is importable from here too (see __getattr__ below),
 # but not listed: `import *` would then need langchain-qdrant.
 __all__ = ["DashScopeEmbeddings", "ImageInput", "MultimodalItem"]
-
-
-class MultimodalItem(TypedDict, total=False):
-    """One input of ``embed_multimodal``: whatever it holds becomes one fused vector."""
-
-    text: str
-    image: ImageInput
-    images: Sequence[ImageInput]
-    video: str
-    """An http(s) URL: the service fetches videos itself."""
 
 
 class DashScopeEmbeddings(DashScopeOptions, Embeddings):

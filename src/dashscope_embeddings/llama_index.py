@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, SecretStr
+from typing_extensions import Unpack
 
 from ._extras import missing_extra
 
@@ -39,7 +40,7 @@ except ModuleNotFoundError as error:
 from ._catalog import DEFAULT_MODEL
 from ._client import Role
 from ._errors import DashScopeError, InputError
-from ._inputs import ImageInput
+from ._inputs import ImageInput, MultimodalItem
 from ._options import DashScopeOptions
 from ._pairing import SparsePairing, aembed_dense, embed_dense, embed_sparse
 
@@ -231,34 +232,22 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     # -- fused text + image(s) + video --------------------------------------------
 
     def get_multimodal_embedding(
-        self,
-        input: Sequence[Mapping[str, Any]] | None = None,
-        *,
-        text: str | None = None,
-        image: ImageInput | None = None,
-        images: Sequence[ImageInput] | None = None,
-        video: str | None = None,
+        self, input: Sequence[Mapping[str, Any]] | None = None, **parts: Unpack[MultimodalItem]
     ) -> Embedding:
-        """One fused vector of a text, image(s) and a video URL, in any combination.
+        """One fused vector of ``text``, ``image``/``images`` and a ``video`` URL, in any mix.
 
         ``input=[{"text": ...}, {"image": ...}, {"video": ...}]`` (the list
         form of llama-index-embeddings-dashscope) is the same thing: its
         entries become one fused item. Models without fusion raise
         ``InputError`` before any request.
         """
-        item = _fused_item(input, text=text, image=image, images=images, video=video)
+        item = _fused_item(input, parts)
         return self.get_multimodal_embedding_batch([item])[0]
 
     async def aget_multimodal_embedding(
-        self,
-        input: Sequence[Mapping[str, Any]] | None = None,
-        *,
-        text: str | None = None,
-        image: ImageInput | None = None,
-        images: Sequence[ImageInput] | None = None,
-        video: str | None = None,
+        self, input: Sequence[Mapping[str, Any]] | None = None, **parts: Unpack[MultimodalItem]
     ) -> Embedding:
-        item = _fused_item(input, text=text, image=image, images=images, video=video)
+        item = _fused_item(input, parts)
         return (await self.aget_multimodal_embedding_batch([item]))[0]
 
     def get_multimodal_embedding_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Embedding]:
@@ -332,7 +321,9 @@ def _in_nodes(node_positions: list[int]) -> Iterator[None]:
         raise
 
 
-def _fused_item(entries: Sequence[Mapping[str, Any]] | None, **parts: Any) -> Mapping[str, Any]:
+def _fused_item(
+    entries: Sequence[Mapping[str, Any]] | None, parts: MultimodalItem
+) -> Mapping[str, Any]:
     given = {key: value for key, value in parts.items() if value is not None}
     if entries is None:
         return given
