@@ -158,6 +158,17 @@ def test_the_rate_window_slides() -> None:
     assert plan.decide().reply is None  # a slot freed; throttled requests took none
 
 
+def test_a_short_rate_window_makes_a_per_second_quota() -> None:
+    now = [1000.0]
+    plan = FaultPlan(Config(rpm=600, rate_window=1.0), clock=lambda: now[0])  # 10 a second
+    assert [plan.decide().reply for _ in range(10)] == [None] * 10
+    throttled = plan.decide().reply
+    assert throttled is not None
+    assert throttled.status == 429
+    now[0] += 1.0
+    assert plan.decide().reply is None  # the window slid by: room again
+
+
 def test_error_rate_answers_500_and_503_from_a_seeded_rng() -> None:
     def run(seed: int) -> list[tuple[int, str]]:
         with Emulator(error_rate=0.5, seed=seed) as emu, httpx.Client() as client:
@@ -429,6 +440,7 @@ def test_config_object_and_keyword_shortcut() -> None:
         {"reset_rate": -0.1},
         {"slow_rate": "0.5"},
         {"port": 70000},
+        {"rate_window": 0},
     ],
 )
 def test_bad_config_values_fail_at_construction(bad: dict[str, Any]) -> None:

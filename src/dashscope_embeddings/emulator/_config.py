@@ -28,7 +28,12 @@ class EmulatorConfig:
     jitter: float = 0.0
     """Extra uniform random delay in ``[0, jitter]`` seconds per request."""
     rpm: int | None = None
-    """Requests allowed per sliding 60 s window; above it: 429 ``Throttling.RateQuota``."""
+    """Requests allowed per minute, counted in a sliding window of ``rate_window`` seconds;
+    above it: 429 ``Throttling.RateQuota``."""
+    rate_window: float = 60.0
+    """Seconds of the sliding window that ``rpm`` is counted in; it allows
+    ``rpm × rate_window / 60`` requests (at least one). A short window makes a
+    per-second quota, which a burst of requests runs into at once."""
     error_rate: float = 0.0
     """Probability of a random 500 ``InternalError`` / 503 ``ServiceUnavailable``."""
     reset_rate: float = 0.0
@@ -74,6 +79,10 @@ def _seconds(value: object) -> bool:
     return _number(value) and value >= 0
 
 
+def _positive(value: object) -> bool:
+    return _number(value) and value > 0
+
+
 def _rate(value: object) -> bool:
     return _number(value) and 0.0 <= value <= 1.0
 
@@ -99,6 +108,7 @@ _RULES: Mapping[str, tuple[Callable[[object], bool], str]] = MappingProxyType(
         "latency": (_seconds, "a number >= 0"),
         "jitter": (_seconds, "a number >= 0"),
         "slow_seconds": (_seconds, "a number >= 0"),
+        "rate_window": (_positive, "a number > 0"),
         "error_rate": (_rate, "a number between 0 and 1"),
         "reset_rate": (_rate, "a number between 0 and 1"),
         "slow_rate": (_rate, "a number between 0 and 1"),

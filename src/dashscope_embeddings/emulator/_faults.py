@@ -21,8 +21,6 @@ from ._replies import Reply, error_reply
 
 __all__ = ["Decision", "Fault", "FaultPlan"]
 
-_WINDOW_SECONDS = 60.0
-
 
 @dataclass(frozen=True)
 class Fault:
@@ -132,11 +130,13 @@ class FaultPlan:
         rpm = self._config.rpm
         if rpm is None:
             return None
+        window = self._config.rate_window
+        allowed = max(1, int(rpm * window / 60.0))
         now = self._clock()
-        while self._window and self._window[0] <= now - _WINDOW_SECONDS:
+        while self._window and self._window[0] <= now - window:
             self._window.popleft()
-        if len(self._window) >= rpm:
-            wait = max(1, math.ceil(self._window[0] + _WINDOW_SECONDS - now))
+        if len(self._window) >= allowed:
+            wait = max(1, math.ceil(self._window[0] + window - now))
             return error_reply(
                 429,
                 "Throttling.RateQuota",
