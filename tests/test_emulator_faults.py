@@ -18,6 +18,7 @@ from dashscope_embeddings._catalog import Endpoint
 from dashscope_embeddings.emulator import Emulator, EmulatorConfig
 from dashscope_embeddings.emulator._config import EmulatorConfig as Config
 from dashscope_embeddings.emulator._faults import FaultPlan
+from dashscope_embeddings.emulator._service import Service
 
 MM = Endpoint.MULTIMODAL.path
 KEY = {"Authorization": "Bearer test-key"}
@@ -210,6 +211,24 @@ def test_latency_and_jitter_bound_the_answer_time() -> None:
             times.append(time.monotonic() - started)
     assert all(0.1 <= t < 0.5 for t in times)
     assert max(times) - min(times) > 0.005  # jitter varies
+
+
+def test_latency_is_the_whole_service_time_not_added_to_the_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow_work = Service.respond
+
+    def respond(self: Service, *args: Any) -> Any:
+        time.sleep(0.4)  # the emulator's own work (JSON, vectors, image decoding)
+        return slow_work(self, *args)
+
+    monkeypatch.setattr(Service, "respond", respond)
+    with Emulator(latency=0.4) as emu, httpx.Client() as client:
+        started = time.monotonic()
+        assert call(emu, client).status_code == 200
+        elapsed = time.monotonic() - started
+    # Done inside the latency: about 0.4 s, where work-then-wait takes 0.8 s.
+    assert 0.4 <= elapsed < 0.7
 
 
 def test_eight_concurrent_requests_overlap() -> None:
