@@ -142,20 +142,23 @@ async def _sdk_gather(
 def _langchain_openai(base_url: str, compatible_url: str, concurrency: int) -> list[Contender]:
     from langchain_openai import OpenAIEmbeddings
 
-    emb = OpenAIEmbeddings(
-        model=MODEL,
-        base_url=compatible_url,
-        api_key="bench",  # type: ignore[arg-type]
-        chunk_size=BATCH,
-        check_embedding_ctx_length=False,
-    )
+    def build() -> OpenAIEmbeddings:
+        return OpenAIEmbeddings(
+            model=MODEL,
+            base_url=compatible_url,
+            api_key="bench",  # type: ignore[arg-type]
+            chunk_size=BATCH,
+            check_embedding_ctx_length=False,
+        )
+
     note = "chunk_size=10, check_embedding_ctx_length=False (as DashScope documents)"
     return [
-        Contender("langchain-openai sync", 1, emb.embed_documents, note=note),
+        Contender("langchain-openai sync", 1, build().embed_documents, note=note),
         Contender(
             "langchain-openai async",
             1,
-            lambda t: asyncio.run(emb.aembed_documents(t)),
+            # A new instance per event loop: its async client outlives none.
+            lambda t: asyncio.run(build().aembed_documents(t)),
             note=note,
         ),
     ]
@@ -164,16 +167,21 @@ def _langchain_openai(base_url: str, compatible_url: str, concurrency: int) -> l
 def _llama_openai(base_url: str, compatible_url: str, concurrency: int) -> list[Contender]:
     from llama_index.embeddings.openai import OpenAIEmbedding
 
-    emb = OpenAIEmbedding(
-        model_name=MODEL, api_base=compatible_url, api_key="bench", embed_batch_size=BATCH
-    )
+    def build() -> OpenAIEmbedding:
+        return OpenAIEmbedding(
+            model_name=MODEL, api_base=compatible_url, api_key="bench", embed_batch_size=BATCH
+        )
+
     note = "embed_batch_size=10 (its default 100 is refused by text-embedding-v4)"
     return [
-        Contender("llama-index-embeddings-openai sync", 1, emb.get_text_embedding_batch, note=note),
+        Contender(
+            "llama-index-embeddings-openai sync", 1, build().get_text_embedding_batch, note=note
+        ),
         Contender(
             "llama-index-embeddings-openai async",
             None,
-            lambda t: asyncio.run(emb.aget_text_embedding_batch(t)),
+            # A new instance per event loop: its async client outlives none.
+            lambda t: asyncio.run(build().aget_text_embedding_batch(t)),
             note=note,
         ),
     ]

@@ -31,7 +31,9 @@ class Row:
     @property
     def ratio(self) -> float | None:
         """The bound over the time taken: 1.0 is as fast as the concurrency allows."""
-        return None if self.bound is None else self.bound / self.seconds
+        if self.bound is None or self.error:  # a call that gave up was not fast
+            return None
+        return self.bound / self.seconds
 
 
 def _usable(vectors: Any, n: int) -> int:
