@@ -44,7 +44,6 @@ from measure import Row, measure, peak_memory
 from remote import RemoteEmulator
 
 HERE = Path(__file__).parent
-LATENCY = 0.15
 RATE_PER_SECOND = 10
 CLEAN: dict[str, Any] = {"rpm": None, "error_rate": 0.0, "reset_rate": 0.0, "slow_rate": 0.0}
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -77,30 +76,36 @@ def images(n: int, folder: Path) -> list[str]:
     return paths
 
 
-def bound(requests: int, concurrency: int | None) -> float | None:
+def bound(requests: int, concurrency: int | None, latency: float) -> float | None:
     if not concurrency:
         return None
-    return math.ceil(requests / concurrency) * LATENCY
+    return math.ceil(requests / concurrency) * latency
 
 
 def run_scenario(
-    emu: RemoteEmulator, scenario: str, field: list[contenders.Contender], inputs: list[Any]
+    emu: RemoteEmulator,
+    scenario: str,
+    field: list[contenders.Contender],
+    inputs: list[Any],
+    latency: float,
 ) -> list[Row]:
     rows = []
     for c in field:
-        emu.configure(latency=LATENCY, **SCENARIOS[scenario])
+        emu.configure(latency=latency, **SCENARIOS[scenario])
         row = measure(c.name, scenario, c.concurrency, c.call, inputs, emu, c.note)
         planned = math.ceil(len(inputs) / contenders.BATCH)
         if scenario == "rate limit":
-            row.bound = max(planned / RATE_PER_SECOND, bound(planned, c.concurrency) or 0)
+            row.bound = max(planned / RATE_PER_SECOND, bound(planned, c.concurrency, latency) or 0)
         else:
-            row.bound = bound(planned, c.concurrency or row.max_in_flight)
+            row.bound = bound(planned, c.concurrency or row.max_in_flight, latency)
         rows.append(row)
         print(report.line(row), flush=True)
     return rows
 
 
-def image_rows(emu: RemoteEmulator, paths: list[str], concurrencies: list[int]) -> list[Row]:
+def image_rows(
+    emu: RemoteEmulator, paths: list[str], concurrencies: list[int], latency: float
+) -> list[Row]:
     from dashscope_embeddings.langchain import DashScopeEmbeddings
     from dashscope_embeddings.llama_index import DashScopeEmbedding
 
@@ -118,9 +123,9 @@ def image_rows(emu: RemoteEmulator, paths: list[str], concurrencies: list[int]) 
             "ours LlamaIndex async": lambda p, li=li: asyncio.run(li.aget_image_embedding_batch(p)),
         }
         for name, call in calls.items():
-            emu.configure(latency=LATENCY, **CLEAN)
+            emu.configure(latency=latency, **CLEAN)
             row = measure(name, "images", c, call, paths, emu)
-            row.bound = bound(row.requests, c)
+            row.bound = bound(row.requests, c, latency)
             rows.append(row)
             print(report.line(row), flush=True)
     return rows
@@ -191,34 +196,40 @@ def memory(emu: RemoteEmulator, field: list[contenders.Contender], inputs: list[
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true", help="ours only, 100 texts, no files")
+    parser.add_argument("--latency", type=float, default=0.15)
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: ours only, 100 texts, clean, no files"
+    )
     args = parser.parse_args()
+    latency = args.latency
     n = 100 if args.quick else 1000
     inputs = texts(n)
     started = time.time()
     result: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
         "load_before": os.getloadavg()[0],
-        "latency": LATENCY,
+        "latency": latency,
         "n": n,
     }
-    with RemoteEmulator(latency=LATENCY, seed=7) as emu:
+    scenarios = ["clean"] if args.quick else list(SCENARIOS)
+    with RemoteEmulator(latency=latency, seed=7) as emu:
         field = contenders.ours(emu.base_url, 8)
         if not args.quick:
             field += contenders.others(emu.base_url, emu.compatible_url, 8)
         rows: list[Row] = []
-        for scenario in SCENARIOS:
+        for scenario in scenarios:
             print(f"\n== {scenario}, all contenders")
-            rows += run_scenario(emu, scenario, field, inputs)
+            rows += run_scenario(emu, scenario, field, inputs, latency)
         sweep: list[Row] = []
-        for c in (8, 16, 32) if not args.quick else (8,):
-            for scenario in SCENARIOS:
+        for c in (8, 16, 32) if not args.quick else ():
+            for scenario in scenarios:
                 print(f"\n== ours at max_concurrency {c}, {scenario}")
-                sweep += run_scenario(emu, scenario, contenders.ours(emu.base_url, c), inputs)
+                ours = contenders.ours(emu.base_url, c)
+                sweep += run_scenario(emu, scenario, ours, inputs, latency)
         if not args.quick:
             with tempfile.TemporaryDirectory() as folder:
                 print("\n== ours, 200 images of ~100 KB, qwen3-vl-embedding")
-                sweep += image_rows(emu, images(200, Path(folder)), [8, 32])
+                sweep += image_rows(emu, images(200, Path(folder)), [8, 32], latency)
         result["parse"] = parse_cost(emu.base_url)
         result["memory"] = memory(emu, field, inputs)
     result["load_after"] = os.getloadavg()[0]
