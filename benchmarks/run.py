@@ -1,19 +1,26 @@
-"""Speed, fault tolerance and memory, measured in one run against the emulator.
+"""Speed, rate limits, faults and memory, side by side in one run against the emulator.
 
-For each contender we embed the same texts through the same emulator (fixed
-latency per request) and report:
+``make bench`` (``python benchmarks/run.py``; ``--quick`` for a smoke run of
+ours only). The package's ``Emulator`` runs in a child process (see
+``remote.py``), so the CPU time measured here is the client's alone. Writes
+``benchmarks/results.md``, ``benchmarks/results/latest.json`` and
+``benchmarks/throughput.png``.
 
-- time, and its ratio to the *bound*: ceil(requests / max_concurrency) x latency,
-  the least any client with that concurrency can take;
-- the ratio to our own sync time (how much slower the alternatives are);
-- with faults injected (a share of 500/503 answers): whether every input got a
-  vector, and how many requests it took (retrying only failed batches keeps
-  this close to the fault-free count);
-- peak Python memory (tracemalloc) relative to the size of the returned vectors.
+Scenarios, 1,000 texts on text-embedding-v4 (100 requests of 10) at 150 ms
+latency per request:
 
-Usage: ``python benchmarks/run.py [--n 1000] [--latency 0.15] [--quick]``.
-The other libraries (``langchain-community``, ``llama-index-embeddings-dashscope``)
-are measured when installed (``make bench`` installs them).
+- **clean**: wall time against the bound ``ceil(requests / C) × latency``,
+  the least any client with ``C`` requests in flight can take;
+- **rate limit**: the service allows 10 requests per second (a 1 s sliding
+  window: a burst is refused at once); wall time against
+  ``requests / limit``, what was raised, how many vectors came back;
+- **faults**: 20% of requests fail transiently (10% 500/503, 5% connection
+  resets, 5% answered 3 s late); how many vectors came back.
+
+Then our adapters alone at ``max_concurrency`` 8, 16 and 32 (text, the same
+three scenarios; and 200 local images of about 100 KB on qwen3-vl-embedding),
+the cost of parsing a response against a bare ``orjson.loads`` of the same
+bytes, and peak memory against the size of the returned vectors.
 """
 
 from __future__ import annotations
@@ -22,180 +29,221 @@ import argparse
 import asyncio
 import json
 import math
-import sys
+import os
+import platform
+import random
+import tempfile
 import time
-import tracemalloc
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from dashscope_embeddings.emulator import Emulator
+import contenders
+import report
+from measure import Row, measure, peak_memory
+from remote import RemoteEmulator
 
-MODEL = "text-embedding-v4"
-BATCH = 10  # text-embedding-v4's per-request limit
-CONCURRENCY = 8
-RESULTS = Path(__file__).parent / "results"
+HERE = Path(__file__).parent
+RATE_PER_SECOND = 10
+CLEAN: dict[str, Any] = {"rpm": None, "error_rate": 0.0, "reset_rate": 0.0, "slow_rate": 0.0}
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "clean": CLEAN,
+    "rate limit": {**CLEAN, "rpm": RATE_PER_SECOND * 60, "rpm_window": 1.0},
+    "20% faults": {
+        **CLEAN,
+        "error_rate": 0.10,
+        "reset_rate": 0.05,
+        "slow_rate": 0.05,
+        "slow_seconds": 3.0,
+    },
+}
 
 
-@dataclass
-class Row:
-    contender: str
-    scenario: str
-    seconds: float
-    requests: int
-    vectors: int
-    complete: bool
-    note: str = ""
-    bound_ratio: float | None = None
-    vs_ours: float | None = None
-
-
-def _texts(n: int) -> list[str]:
+def texts(n: int) -> list[str]:
     return [f"passage {i}: the {('red', 'blue', 'green')[i % 3]} item number {i}" for i in range(n)]
 
 
-def _ours_langchain(base_url: str, **kw: Any) -> Any:
+def images(n: int, folder: Path) -> list[str]:
+    """``n`` PNG files of about 100 KB (noise does not compress)."""
+    from PIL import Image
+
+    rng = random.Random(7)
+    paths = []
+    for i in range(n):
+        path = folder / f"image-{i}.png"
+        Image.frombytes("RGB", (184, 184), rng.randbytes(184 * 184 * 3)).save(path)
+        paths.append(str(path))
+    return paths
+
+
+def bound(requests: int, concurrency: int | None, latency: float) -> float | None:
+    if not concurrency:
+        return None
+    return math.ceil(requests / concurrency) * latency
+
+
+def run_scenario(
+    emu: RemoteEmulator,
+    scenario: str,
+    field: list[contenders.Contender],
+    inputs: list[Any],
+    latency: float,
+) -> list[Row]:
+    rows = []
+    for c in field:
+        emu.configure(latency=latency, **SCENARIOS[scenario])
+        row = measure(c.name, scenario, c.concurrency, c.call, inputs, emu, c.note)
+        planned = math.ceil(len(inputs) / contenders.BATCH)
+        if scenario == "rate limit":
+            row.bound = max(planned / RATE_PER_SECOND, bound(planned, c.concurrency, latency) or 0)
+        else:
+            row.bound = bound(planned, c.concurrency or row.max_in_flight, latency)
+        rows.append(row)
+        print(report.line(row), flush=True)
+    return rows
+
+
+def image_rows(
+    emu: RemoteEmulator, paths: list[str], concurrencies: list[int], latency: float
+) -> list[Row]:
     from dashscope_embeddings.langchain import DashScopeEmbeddings
-
-    return DashScopeEmbeddings(
-        model=MODEL, base_url=base_url, api_key="bench", max_concurrency=CONCURRENCY, **kw
-    )
-
-
-def _ours_llama_index(base_url: str) -> Any:
     from dashscope_embeddings.llama_index import DashScopeEmbedding
 
-    return DashScopeEmbedding(
-        model_name=MODEL, base_url=base_url, api_key="bench", max_concurrency=CONCURRENCY
+    rows = []
+    model = "qwen3-vl-embedding"
+    for c in concurrencies:
+        lc = DashScopeEmbeddings(model=model, base_url=emu.base_url, api_key="b", max_concurrency=c)
+        li = DashScopeEmbedding(
+            model_name=model, base_url=emu.base_url, api_key="b", max_concurrency=c
+        )
+        calls = {
+            "ours LangChain sync": lc.embed_images,
+            "ours LangChain async": lambda p, lc=lc: asyncio.run(lc.aembed_images(p)),
+            "ours LlamaIndex sync": li.get_image_embedding_batch,
+            "ours LlamaIndex async": lambda p, li=li: asyncio.run(li.aget_image_embedding_batch(p)),
+        }
+        for name, call in calls.items():
+            emu.configure(latency=latency, **CLEAN)
+            row = measure(name, "images", c, call, paths, emu)
+            row.bound = bound(row.requests, c, latency)
+            rows.append(row)
+            print(report.line(row), flush=True)
+    return rows
+
+
+def parse_cost(base_url: str) -> dict[str, Any]:
+    """Our parsing of one 10-vector response against ``orjson.loads`` of the same bytes.
+
+    Two bodies: the emulator's (its stand-in vectors are mostly ``0.0``) and one
+    of dense random floats, like the real service's. Best of 7 rounds, so a
+    busy machine's interruptions drop out.
+    """
+    import httpx
+    import orjson
+
+    from dashscope_embeddings._catalog import CATALOG, Endpoint
+    from dashscope_embeddings._inputs import text_item
+    from dashscope_embeddings._planner import plan_requests
+    from dashscope_embeddings._responses import parse_response
+
+    [request] = plan_requests(
+        [text_item(t, i) for i, t in enumerate(texts(10))], CATALOG[contenders.MODEL], {}, None
     )
+    url = base_url + Endpoint.TEXT.path
+    emulated = httpx.post(url, json=request.body, headers={"Authorization": "Bearer b"}).content
+    rng = random.Random(3)
+    results = [
+        {"text_index": i, "embedding": [rng.gauss(0.0, 0.03) for _ in range(1024)]}
+        for i in range(10)
+    ]
+    dense = orjson.dumps({"output": {"embeddings": results}, "usage": {"total_tokens": 90}})
+
+    def best(fn: Any) -> float:
+        times = []
+        for _ in range(7):
+            start = time.perf_counter()
+            for _ in range(100):
+                fn()
+            times.append((time.perf_counter() - start) / 100)
+        return min(times) * 1e3
+
+    out = {}
+    for name, body in (("emulator", emulated), ("dense", dense)):
+        loads = best(lambda body=body: orjson.loads(body))
+        parse = best(lambda body=body: parse_response(request, body, 1024))
+        out[name] = {"body_kb": len(body) / 1024, "loads_ms": loads, "parse_ms": parse}
+    return out
 
 
-def contenders(base_url: str) -> dict[str, Callable[[list[str]], list[Any]]]:
-    ours_lc = _ours_langchain(base_url)
-    ours_li = _ours_llama_index(base_url)
-    found: dict[str, Callable[[list[str]], list[Any]]] = {
-        "ours langchain sync": ours_lc.embed_documents,
-        "ours langchain async": lambda t: asyncio.run(ours_lc.aembed_documents(t)),
-        "ours llama-index sync": ours_li.get_text_embedding_batch,
-        "ours llama-index async": lambda t: asyncio.run(ours_li.aget_text_embedding_batch(t)),
-    }
-    try:
-        import dashscope
-        from langchain_community.embeddings import DashScopeEmbeddings as CommunityEmbeddings
-    except ImportError:
-        print("langchain-community not installed: skipped", file=sys.stderr)
-    else:
-        dashscope.base_http_api_url = base_url
-        community = CommunityEmbeddings(model=MODEL, dashscope_api_key="bench")
-        found["langchain-community sync"] = community.embed_documents
-        found["langchain-community async"] = lambda t: asyncio.run(community.aembed_documents(t))
-    try:
-        import dashscope
-        from llama_index.embeddings.dashscope import DashScopeEmbedding as LlamaDashScope
-    except ImportError:
-        print("llama-index-embeddings-dashscope not installed: skipped", file=sys.stderr)
-    else:
-        dashscope.base_http_api_url = base_url
-        llama = LlamaDashScope(model_name=MODEL, api_key="bench")
-        found["llama-index-embeddings-dashscope sync"] = llama.get_text_embedding_batch
-    return found
-
-
-def measure(
-    name: str,
-    scenario: str,
-    call: Callable[[list[str]], list[Any]],
-    texts: list[str],
-    emu: Emulator,
-) -> Row:
-    emu.reset_stats()
-    start = time.perf_counter()
-    note = ""
-    try:
-        vectors = call(texts)
-    except Exception as exc:  # a contender failing is a result, not a crash
-        first_line = str(exc).strip().splitlines()[0][:70] if str(exc).strip() else ""
-        vectors, note = [], f"raised {type(exc).__name__}: {first_line}"
-    seconds = time.perf_counter() - start
-    good = [v for v in vectors if isinstance(v, list) and v]
-    complete = len(vectors) == len(texts) and len(good) == len(texts)
-    if not note and not complete:
-        note = f"returned {len(vectors)} results, {len(good)} usable, for {len(texts)} inputs"
-    return Row(name, scenario, seconds, emu.stats.requests, len(good), complete, note)
-
-
-def peak_memory(base_url: str, texts: list[str]) -> dict[str, float]:
-    emb = _ours_langchain(base_url, dimension=1024)
-    emb.embed_documents(texts[:20])  # warm up imports and the connection pool
-    tracemalloc.start()
-    vectors = emb.embed_documents(texts)
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    # size of the result itself: float objects + list slots + list headers
-    result = len(vectors) * (len(vectors[0]) * (24 + 8) + 56)
-    return {"peak_mb": peak / 2**20, "result_mb": result / 2**20, "peak_over_result": peak / result}
+def memory(emu: RemoteEmulator, field: list[contenders.Contender], inputs: list[str]) -> list[Any]:
+    """Peak memory of one call per library (latency 0: it does not change the peak)."""
+    out, seen = [], set()
+    for c in field:
+        library = c.name.rsplit(" ", 1)[0] if c.name.endswith(("sync", "async")) else c.name
+        if library in seen or "async" in c.name:
+            continue
+        seen.add(library)
+        emu.configure(latency=0.0, **CLEAN)
+        try:
+            peak, size = peak_memory(c.call, inputs)
+        except Exception as exc:
+            print(f"memory {c.name}: {type(exc).__name__}")
+            continue
+        out.append({"contender": library, "peak_mb": peak, "vectors_mb": size})
+        print(f"memory {library}: peak {peak:.1f} MB for {size:.1f} MB of vectors", flush=True)
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=1000)
     parser.add_argument("--latency", type=float, default=0.15)
-    parser.add_argument("--error-rate", type=float, default=0.05)
-    parser.add_argument("--quick", action="store_true", help="ours only, small n (smoke test)")
+    parser.add_argument(
+        "--quick", action="store_true", help="smoke run: ours only, 100 texts, clean, no files"
+    )
     args = parser.parse_args()
-    n = 60 if args.quick else args.n
-    texts = _texts(n)
-    bound = math.ceil(math.ceil(n / BATCH) / CONCURRENCY) * args.latency
-    rows: list[Row] = []
-    with Emulator(latency=args.latency, seed=7) as emu:
-        found = contenders(emu.base_url)
-        if args.quick:
-            found = {k: v for k, v in found.items() if k.startswith("ours")}
-        for name, call in found.items():
-            rows.append(measure(name, "clean", call, texts, emu))
-        emu.config.error_rate = args.error_rate
-        for name, call in found.items():
-            if "async" not in name:
-                rows.append(measure(name, f"{args.error_rate:.0%} 5xx", call, texts, emu))
-        emu.config.error_rate = 0.0
-        memory = peak_memory(emu.base_url, texts)
-    ours = {r.scenario: r.seconds for r in rows if r.contender == "ours langchain sync"}
-    for row in rows:
-        row.bound_ratio = round(row.seconds / bound, 2)
-        row.vs_ours = round(row.seconds / ours[row.scenario], 2)
-    print(
-        f"\n{n} texts, {MODEL}, latency {args.latency}s, bound {bound:.2f}s "
-        f"(ceil({math.ceil(n / BATCH)} requests / {CONCURRENCY}) x latency)\n"
-    )
-    print(
-        f"{'contender':40} {'scenario':9} {'seconds':>8} {'x bound':>8} {'x ours':>7} "
-        f"{'requests':>8} {'vectors':>8}  note"
-    )
-    for r in rows:
-        print(
-            f"{r.contender:40} {r.scenario:9} {r.seconds:8.2f} {r.bound_ratio:8.2f} "
-            f"{r.vs_ours:7.2f} {r.requests:8d} {r.vectors:8d}  {r.note}"
-        )
-    print(
-        f"\nmemory (ours, {n} x 1024 floats): peak {memory['peak_mb']:.1f} MB for a "
-        f"{memory['result_mb']:.1f} MB result = {memory['peak_over_result']:.2f}x"
-    )
-    if not args.quick:
-        RESULTS.mkdir(exist_ok=True)
-        out = RESULTS / "latest.json"
-        payload = {
-            "n": n,
-            "latency": args.latency,
-            "bound_seconds": bound,
-            "rows": [asdict(r) for r in rows],
-            "memory": memory,
-        }
-        out.write_text(json.dumps(payload, indent=2) + "\n")
-        print(f"written to {out}")
-    failed = [r for r in rows if r.contender.startswith("ours") and not r.complete]
-    if failed:
-        raise SystemExit(f"our adapters lost vectors: {[r.contender for r in failed]}")
+    latency = args.latency
+    n = 100 if args.quick else 1000
+    inputs = texts(n)
+    started = time.time()
+    result: dict[str, Any] = {
+        "machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores",
+        "load_before": os.getloadavg()[0],
+        "latency": latency,
+        "n": n,
+    }
+    scenarios = ["clean"] if args.quick else list(SCENARIOS)
+    with RemoteEmulator(latency=latency, seed=7) as emu:
+        field = contenders.ours(emu.base_url, 8)
+        if not args.quick:
+            field += contenders.others(emu.base_url, emu.compatible_url, 8)
+        rows: list[Row] = []
+        for scenario in scenarios:
+            print(f"\n== {scenario}, all contenders")
+            rows += run_scenario(emu, scenario, field, inputs, latency)
+        sweep: list[Row] = []
+        for c in (8, 16, 32) if not args.quick else ():
+            for scenario in scenarios:
+                print(f"\n== ours at max_concurrency {c}, {scenario}")
+                ours = contenders.ours(emu.base_url, c)
+                sweep += run_scenario(emu, scenario, ours, inputs, latency)
+        if not args.quick:
+            with tempfile.TemporaryDirectory() as folder:
+                print("\n== ours, 200 images of ~100 KB, qwen3-vl-embedding")
+                sweep += image_rows(emu, images(200, Path(folder)), [8, 32], latency)
+        result["parse"] = parse_cost(emu.base_url)
+        result["memory"] = memory(emu, field, inputs)
+    result["load_after"] = os.getloadavg()[0]
+    result["minutes"] = (time.time() - started) / 60
+    result["rows"] = [{**asdict(r), "ratio": r.ratio} for r in rows]
+    result["sweep"] = [{**asdict(r), "ratio": r.ratio} for r in sweep]
+    print(f"\nparsing: {result['parse']}")
+    if args.quick:
+        return
+    (HERE / "results").mkdir(exist_ok=True)
+    (HERE / "results" / "latest.json").write_text(json.dumps(result, indent=2) + "\n")
+    (HERE / "results.md").write_text(report.markdown(result, rows, sweep))
+    report.plot(rows, sweep, HERE / "throughput.png")
+    print(f"written: {HERE / 'results.md'}, {HERE / 'throughput.png'}")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from dashscope_embeddings._catalog import Endpoint
 from dashscope_embeddings.emulator import Emulator, EmulatorConfig
 from dashscope_embeddings.emulator._config import EmulatorConfig as Config
 from dashscope_embeddings.emulator._faults import FaultPlan
+from dashscope_embeddings.emulator._service import Service
 
 MM = Endpoint.MULTIMODAL.path
 KEY = {"Authorization": "Bearer test-key"}
@@ -158,6 +159,17 @@ def test_the_rate_window_slides() -> None:
     assert plan.decide().reply is None  # a slot freed; throttled requests took none
 
 
+def test_a_short_rpm_window_makes_a_per_second_quota() -> None:
+    now = [1000.0]
+    plan = FaultPlan(Config(rpm=600, rpm_window=1.0), clock=lambda: now[0])  # 10 a second
+    assert [plan.decide().reply for _ in range(10)] == [None] * 10
+    throttled = plan.decide().reply
+    assert throttled is not None
+    assert throttled.status == 429
+    now[0] += 1.0
+    assert plan.decide().reply is None  # the window slid by: room again
+
+
 def test_error_rate_answers_500_and_503_from_a_seeded_rng() -> None:
     def run(seed: int) -> list[tuple[int, str]]:
         with Emulator(error_rate=0.5, seed=seed) as emu, httpx.Client() as client:
@@ -199,6 +211,24 @@ def test_latency_and_jitter_bound_the_answer_time() -> None:
             times.append(time.monotonic() - started)
     assert all(0.1 <= t < 0.5 for t in times)
     assert max(times) - min(times) > 0.005  # jitter varies
+
+
+def test_latency_is_the_whole_service_time_not_added_to_the_work(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    slow_work = Service.respond
+
+    def respond(self: Service, *args: Any) -> Any:
+        time.sleep(0.4)  # the emulator's own work (JSON, vectors, image decoding)
+        return slow_work(self, *args)
+
+    monkeypatch.setattr(Service, "respond", respond)
+    with Emulator(latency=0.4) as emu, httpx.Client() as client:
+        started = time.monotonic()
+        assert call(emu, client).status_code == 200
+        elapsed = time.monotonic() - started
+    # Done inside the latency: about 0.4 s, where work-then-wait takes 0.8 s.
+    assert 0.4 <= elapsed < 0.7
 
 
 def test_eight_concurrent_requests_overlap() -> None:
@@ -429,6 +459,7 @@ def test_config_object_and_keyword_shortcut() -> None:
         {"reset_rate": -0.1},
         {"slow_rate": "0.5"},
         {"port": 70000},
+        {"rpm_window": 0},
     ],
 )
 def test_bad_config_values_fail_at_construction(bad: dict[str, Any]) -> None:

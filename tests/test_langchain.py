@@ -75,7 +75,7 @@ def test_defaults_and_model_name_alias() -> None:
         == "text-embedding-v3"
     )
     emb = DashScopeEmbeddings()
-    assert (emb.max_concurrency, emb.max_retries, emb.timeout) == (8, 3, 60.0)
+    assert (emb.max_concurrency, emb.max_retries, emb.timeout) == (16, 3, 60.0)
 
 
 def test_unknown_model_passes_through_with_a_warning_at_the_caller(

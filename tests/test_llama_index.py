@@ -87,7 +87,7 @@ def test_defaults() -> None:
     emb = DashScopeEmbedding()
     assert emb.model_name == "qwen3-vl-embedding"
     assert emb.embed_batch_size == 600
-    assert (emb.max_concurrency, emb.max_retries, emb.timeout) == (8, 3, 60.0)
+    assert (emb.max_concurrency, emb.max_retries, emb.timeout) == (16, 3, 60.0)
     assert emb.fuse_image_nodes is False
 
 

@@ -60,7 +60,7 @@ class ClientConfig:
     role_parameters: Mapping[Role, Mapping[str, Any]] = field(default_factory=dict)
     """Added for query or document calls (``instruct``, ``text_type``)."""
     batch_size: int | None = None
-    max_concurrency: int = 8
+    max_concurrency: int = 16
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     give_up_after: float = GIVE_UP_AFTER

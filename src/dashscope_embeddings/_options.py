@@ -149,7 +149,7 @@ class DashScopeOptions(BaseModel, Closing):
         default=None, gt=0, description="Inputs per request; clamped to the model's limit."
     )
     max_concurrency: int = Field(
-        default=8,
+        default=16,
         ge=1,
         description="Requests in flight per instance: one cap across all its threads, event "
         "loops, sync and async calls; halved on a 429 and recovered gradually.",

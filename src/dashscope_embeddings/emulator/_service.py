@@ -14,6 +14,7 @@ from typing import Any
 
 from .._catalog import Endpoint, Fusion
 from .._wire import json_or_none
+from ._compatible import COMPATIBLE_PATH, compatible_embeddings
 from ._config import EmulatorConfig
 from ._replies import Refusal, Reply, error_reply, new_request_id
 from ._sparse import sparse_embedding
@@ -38,6 +39,7 @@ class Service:
         self._routes: Mapping[str, Callable[[dict[str, Any], str], Reply]] = {
             BASE_PATH + Endpoint.MULTIMODAL.path: self._multimodal,
             BASE_PATH + Endpoint.TEXT.path: self._text,
+            COMPATIBLE_PATH: compatible_embeddings,
         }
 
     def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes) -> Reply:
