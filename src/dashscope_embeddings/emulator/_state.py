@@ -69,6 +69,21 @@ class Recorder:
             self._records.clear()
 
 
+class _Counter:
+    """A counter of ``Stats``, read under its lock: never half of an update."""
+
+    def __init__(self, doc: str) -> None:
+        self.__doc__ = doc
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self._field = "_" + name
+
+    def __get__(self, stats: Stats, owner: type | None = None) -> int:
+        with stats._lock:
+            value: int = getattr(stats, self._field)
+            return value
+
+
 class Stats:
     """Live counters. Attributes read the current values; ``Emulator.reset_stats`` clears them."""
 
@@ -80,28 +95,10 @@ class Stats:
         self._resets = 0
         self._statuses: Counter[int] = Counter()
 
-    @property
-    def requests(self) -> int:
-        """HTTP requests received, on every path, answered or not."""
-        with self._lock:
-            return self._requests
-
-    @property
-    def in_flight(self) -> int:
-        with self._lock:
-            return self._in_flight
-
-    @property
-    def max_in_flight(self) -> int:
-        """Most requests being handled at the same time since the last reset."""
-        with self._lock:
-            return self._max_in_flight
-
-    @property
-    def resets(self) -> int:
-        """Connections closed abruptly instead of answering."""
-        with self._lock:
-            return self._resets
+    requests = _Counter("HTTP requests received, on every path, answered or not.")
+    in_flight = _Counter("Requests being handled now.")
+    max_in_flight = _Counter("Most requests being handled at the same time since the last reset.")
+    resets = _Counter("Connections closed abruptly instead of answering.")
 
     @property
     def statuses(self) -> dict[int, int]:
