@@ -1,9 +1,11 @@
 """Speed, rate limits, faults and memory, side by side in one run against the emulator.
 
 ``make bench`` (``python benchmarks/run.py``; ``--quick`` for a smoke run of
-ours only). The package's ``Emulator`` runs in a child process (see
-``remote.py``), so the CPU time measured here is the client's alone. Writes
-``benchmarks/results.md``, ``benchmarks/results/latest.json`` and
+ours only; ``--only ours --scenario images --concurrency 8`` for a targeted
+run that prints its rows and writes nothing but ``results/partial.json``).
+The package's ``Emulator`` runs in a child process (see ``remote.py``), so
+the CPU time measured here is the client's alone. Writes ``benchmarks/results.md``,
+``benchmarks/results/latest.json`` and
 ``benchmarks/throughput.png``.
 
 Scenarios, 1,000 texts on text-embedding-v4 (100 requests of 10) at 150 ms
@@ -104,7 +106,11 @@ def run_scenario(
 
 
 def image_rows(
-    emu: RemoteEmulator, paths: list[str], concurrencies: list[int], latency: float
+    emu: RemoteEmulator,
+    paths: list[str],
+    concurrencies: list[int],
+    latency: float,
+    only: list[str] | None = None,
 ) -> list[Row]:
     from dashscope_embeddings.langchain import DashScopeEmbeddings
     from dashscope_embeddings.llama_index import DashScopeEmbedding
@@ -123,6 +129,8 @@ def image_rows(
             "ours LlamaIndex async": lambda p, li=li: asyncio.run(li.aget_image_embedding_batch(p)),
         }
         for name, call in calls.items():
+            if only and not any(o in name for o in only):
+                continue
             emu.configure(latency=latency, **CLEAN)
             row = measure(name, "images", c, call, paths, emu)
             row.bound = bound(row.requests, c, latency)
@@ -200,7 +208,28 @@ def main() -> None:
     parser.add_argument(
         "--quick", action="store_true", help="smoke run: ours only, 100 texts, clean, no files"
     )
+    parser.add_argument(
+        "--only",
+        action="append",
+        metavar="TEXT",
+        help="only contenders whose name contains TEXT (repeatable); a targeted run",
+    )
+    parser.add_argument(
+        "--scenario",
+        action="append",
+        choices=[*SCENARIOS, "images"],
+        help="only these scenarios (repeatable); a targeted run",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        action="append",
+        help="only these max_concurrency values in the sweep (repeatable); a targeted run",
+    )
     args = parser.parse_args()
+    if args.only or args.scenario or args.concurrency:
+        targeted(args)
+        return
     latency = args.latency
     n = 100 if args.quick else 1000
     inputs = texts(n)
@@ -244,6 +273,41 @@ def main() -> None:
     (HERE / "results.md").write_text(report.markdown(result, rows, sweep))
     report.plot(rows, sweep, HERE / "throughput.png")
     print(f"written: {HERE / 'results.md'}, {HERE / 'throughput.png'}")
+
+
+def targeted(args: argparse.Namespace) -> None:
+    """Some scenarios, contenders and concurrencies: rows printed, ``results/partial.json``."""
+    only = args.only or [""]
+    wanted = args.scenario or [*SCENARIOS, "images"]
+    concurrencies = args.concurrency or [8, 16, 32]
+
+    def chosen(field: list[contenders.Contender]) -> list[contenders.Contender]:
+        return [c for c in field if any(o in c.name for o in only)]
+
+    inputs = texts(1000)
+    rows: list[Row] = []
+    with RemoteEmulator(latency=args.latency, seed=7) as emu:
+        if not args.concurrency:
+            field = chosen(
+                contenders.ours(emu.base_url, 8)
+                + contenders.others(emu.base_url, emu.compatible_url, 8)
+            )
+            for scenario in (s for s in wanted if s in SCENARIOS):
+                print(f"\n== {scenario}, side by side")
+                rows += run_scenario(emu, scenario, field, inputs, args.latency)
+        for c in concurrencies:
+            for scenario in (s for s in wanted if s in SCENARIOS):
+                print(f"\n== ours at max_concurrency {c}, {scenario}")
+                ours = chosen(contenders.ours(emu.base_url, c))
+                rows += run_scenario(emu, scenario, ours, inputs, args.latency)
+        if "images" in wanted:
+            with tempfile.TemporaryDirectory() as folder:
+                print("\n== ours, 200 images of ~100 KB, qwen3-vl-embedding")
+                paths = images(200, Path(folder))
+                rows += image_rows(emu, paths, concurrencies, args.latency, only)
+    (HERE / "results").mkdir(exist_ok=True)
+    partial = {"load": os.getloadavg()[0], "rows": [{**asdict(r), "ratio": r.ratio} for r in rows]}
+    (HERE / "results" / "partial.json").write_text(json.dumps(partial, indent=2) + "\n")
 
 
 if __name__ == "__main__":

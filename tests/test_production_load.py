@@ -72,6 +72,18 @@ def test_paced_to_a_small_rate_limit_without_a_single_error(expected: list[list[
         assert elapsed >= 29 / 10 * 0.9  # 10 requests/s, evenly spread
 
 
+async def test_an_unconfigured_quota_is_learned_from_the_first_429s(
+    expected: list[list[float]],
+) -> None:
+    # 10 requests/s, no requests_per_minute. Halving a cap on every overshoot
+    # (a whole-second Retry-After each) took 39 429s here; learning the rate, 13.
+    with Emulator(rpm=600, rpm_window=1.0, latency=0.05) as emu:
+        client = _client(emu, max_concurrency=16)
+        assert (await client.aembed_texts(TEXTS[:600])).embeddings == expected[:600]
+        _settle(emu)
+        assert emu.stats.statuses.get(429, 0) <= 25
+
+
 def test_429s_slow_all_traffic_and_never_fail_a_progressing_job(
     expected: list[list[float]],
 ) -> None:

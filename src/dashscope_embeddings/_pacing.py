@@ -13,10 +13,11 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Protocol
 
-__all__ = ["LocalPacer", "Pacer", "Schedule", "Slowdown"]
+__all__ = ["LearnedRate", "LocalPacer", "Pacer", "Schedule", "Slowdown"]
 
 
 class Pacer(Protocol):
@@ -115,14 +116,82 @@ class Slowdown:
         self.factor = min(ceiling, self.factor + self._recovery * answers)
 
 
+MARGIN = 0.95
+"""A learned rate is this share of what the service let through."""
+GROWTH = 0.01
+"""...and grows by this share of itself per second without a 429 (additive per
+unit of time, not per answer: a faster client must not probe faster)."""
+EPISODE = 0.25
+"""Seconds after a 429 (or its ``Retry-After`` pause) during which further 429s
+answer the same overshoot: they refine the estimate but do not cut again."""
+
+
+class LearnedRate:
+    """The rate a service lets through, learned from its 429s when no quota is configured.
+
+    Halving on every 429 (AIMD on a concurrency cap) oscillates: against a
+    per-second quota each overshoot costs a whole-second ``Retry-After`` pause
+    for everyone and the halved cap then undershoots for many round trips.
+    Instead, like gRPC's and Netflix's limiters that measure what got through,
+    a 429 sets the rate to what the service just accepted: the requests sent in
+    the ``W`` seconds before it (``W`` = the ``Retry-After``, at least 1 s: the
+    quota's window as far as the service tells) minus the 429s answering them,
+    times ``MARGIN``; later 429s of the same overshoot (until its pause has
+    passed) refine that count instead of cutting again. Between 429s the rate
+    grows by ``GROWTH`` of itself per second, so a raised quota is found again.
+    Sends are counted when booked, so answers arriving in any order (the 429s
+    and successes of one burst arrive together) give the same estimate.
+    Not thread-safe: its owner serialises calls. No I/O.
+    """
+
+    def __init__(self) -> None:
+        self.per_second: float | None = None
+        """Requests per second; ``None`` until the first 429."""
+        self._sends: deque[float] = deque()
+        self._since = 0.0
+        """When the rate was last set (growth counts from here)."""
+        self._episode_end = -math.inf
+        self._window = 1.0
+        self._cut_at = -math.inf
+        self._throttled = 0
+        self._before: float | None = None
+        """The rate before this episode's cut (an episode never raises it)."""
+
+    def rate(self, now: float) -> float | None:
+        if self.per_second is None:
+            return None
+        return self.per_second * (1 + GROWTH * max(0.0, now - self._since))
+
+    def sent(self, at: float) -> None:
+        self._sends.append(at)
+        while self._sends and self._sends[0] < at - 60.0:
+            self._sends.popleft()
+
+    def throttled(self, now: float, paused_until: float, retry_after: float | None) -> None:
+        if now >= self._episode_end:  # a new overshoot: cut once
+            self._before = self.rate(now)
+            self._cut_at = now
+            self._window = max(1.0, retry_after or 0.0)
+            self._throttled = 0
+        self._throttled += 1
+        self._episode_end = max(paused_until, now) + EPISODE
+        start = self._cut_at - self._window
+        accepted = sum(1 for t in self._sends if start < t <= self._cut_at) - self._throttled
+        estimate = MARGIN * max(1.0, accepted) / self._window
+        if self._before is not None:
+            estimate = min(estimate, MARGIN * self._before)
+        self.per_second = estimate
+        self._since = max(paused_until, now)
+
+
 class LocalPacer:
     """Paces one process's traffic to ``requests_per_minute`` / ``tokens_per_minute``.
 
     Each budget is a ``Schedule``; a request books both. On a 429 every
     budget slows down together (``Slowdown``: a cut at most once a second,
     then 2% of the configured rate back per answered request); without
-    configured budgets only the ``Retry-After`` pause applies (the runner's
-    concurrency limiter does the slowing down then). Thread-safe; no I/O.
+    configured budgets the first 429 starts pacing to a ``LearnedRate``.
+    Every 429's ``Retry-After`` pauses every booking. Thread-safe; no I/O.
     """
 
     def __init__(
@@ -136,6 +205,7 @@ class LocalPacer:
         self._clock = clock
         self._lock = threading.Lock()
         self._slowdown = Slowdown(cut_interval=1.0, recovery=0.02)
+        self._learned = LearnedRate()
         self._requests = Schedule()
         self._tokens = Schedule()
 
@@ -145,13 +215,19 @@ class LocalPacer:
             start = self._slowdown.earliest(now)
             if self._rpm:
                 start = self._requests.book(start, self._slowdown.spacing(self._rpm))
+            elif (learned := self._learned.rate(start)) is not None:
+                start = self._requests.book(start, 1.0 / learned)
             if self._tpm:
                 start = self._tokens.book(start, tokens * self._slowdown.spacing(self._tpm))
+            self._learned.sent(start)
             return start - now
 
     def throttled(self, retry_after: float | None) -> None:
         with self._lock:
-            self._slowdown.throttled(self._clock(), retry_after)
+            now = self._clock()
+            self._slowdown.throttled(now, retry_after)
+            if not self._rpm:
+                self._learned.throttled(now, self._slowdown.paused_until, retry_after)
 
     def succeeded(self) -> None:
         with self._lock:
