@@ -24,10 +24,11 @@ mutable state, which the code base avoids; each copy has its own.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 
 __all__ = ["ConcurrencyLimiter", "Stopped"]
@@ -119,6 +120,23 @@ class ConcurrencyLimiter:
         except BaseException:
             self._abandon(waiter)
             raise
+
+    @contextlib.contextmanager
+    def slot(self, stopped: Callable[[], bool]) -> Iterator[None]:
+        """A slot held for the ``with`` block: ``acquire`` to ``release``."""
+        self.acquire(stopped)
+        try:
+            yield
+        finally:
+            self.release()
+
+    @contextlib.asynccontextmanager
+    async def aslot(self) -> AsyncIterator[None]:
+        await self.aacquire()
+        try:
+            yield
+        finally:
+            self.release()
 
     def release(self) -> None:
         with self._lock:

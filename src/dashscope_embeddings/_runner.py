@@ -29,9 +29,10 @@ lives here, because one request cannot see it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -87,14 +88,6 @@ class _Job(Generic[T]):
             self.stop.set()
 
 
-@dataclass(frozen=True)
-class _Retry:
-    delay: float
-
-
-_SPLIT = object()
-
-
 class Runner:
     def __init__(
         self,
@@ -112,31 +105,48 @@ class Runner:
 
     # -- deciding what a failure means -------------------------------------------
 
-    def _judge(
+    def _next(
         self,
         job: _Job[T],
+        unit: int,
         request: PlannedRequest,
         error: DashScopeError,
         retries: int,
         sent: float,
-    ) -> _Retry | object | None:
-        """``_Retry``, ``_SPLIT``, or ``None``: the call fails with ``error``."""
+    ) -> float | tuple[PlannedRequest, ...]:
+        """After a failed attempt: seconds to wait before retrying, or the halves of a
+        refused batch to try instead; ``Stopped`` when the call fails with ``error``."""
         if error.status_code == 429:
             self.pacer.throttled(error.retry_after)
             self.limiter.throttled(sent, error.retry_after)
-        if not self.policy.is_retryable(error):
-            if isinstance(error, BadRequestError) and len(request.slots) > 1:
-                return _SPLIT
-            return None
-        if self.policy.max_retries == 0:
+        if isinstance(error, BadRequestError) and len(request.slots) > 1:
+            return split_request(request)
+        delay = self._retry_delay(job, error, retries)
+        if delay is None:
+            job.fail(self._locate(error, request), unit)
+            raise Stopped
+        return delay
+
+    def _retry_delay(self, job: _Job[T], error: DashScopeError, retries: int) -> float | None:
+        if not self.policy.is_retryable(error) or self.policy.max_retries == 0:
             return None
         delay = self.policy.wait(retries, error)
         if retries < self.policy.max_retries:
-            return _Retry(delay)
+            return delay
         # Out of retries: go on only while the call is making progress.
         if self._clock() + delay - job.last_progress <= self.give_up_after:
-            return _Retry(delay)
+            return delay
         return None
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _half(job: _Job[T], unit: int) -> Iterator[None]:
+        """One half of a refused batch: its own refusal does not stop the other half."""
+        try:
+            yield
+        except Stopped:
+            if job.stopped(unit):
+                raise
 
     @staticmethod
     def _locate(error: DashScopeError, request: PlannedRequest) -> DashScopeError:
@@ -197,33 +207,23 @@ class Runner:
     ) -> None:
         retries = 0
         while True:
-            self.limiter.acquire(lambda: job.stopped(unit))
-            sent = self._clock()
-            try:
-                self._sleep(job, unit, self._wait_before_sending(request))
+            with self.limiter.slot(lambda: job.stopped(unit)):
                 sent = self._clock()
-                result = send(request)
-            except DashScopeError as error:
-                failure = error
-                verdict = self._judge(job, request, error, retries, sent)
-            else:
-                self._succeeded(job, result)
-                return
-            finally:
-                self.limiter.release()
-            if verdict is _SPLIT:
-                for half in split_request(request):
-                    try:
-                        self._attempts(job, unit, half, send)
-                    except Stopped:
-                        if job.stopped(unit):
-                            raise
-                return
-            if not isinstance(verdict, _Retry):
-                job.fail(self._locate(failure, request), unit)
-                raise Stopped
-            self._sleep(job, unit, verdict.delay)
-            retries += 1
+                try:
+                    self._sleep(job, unit, self._wait_before_sending(request))
+                    sent = self._clock()
+                    self._succeeded(job, send(request))
+                    return
+                except DashScopeError as error:
+                    step = self._next(job, unit, request, error, retries, sent)
+            if isinstance(step, float):
+                self._sleep(job, unit, step)
+                retries += 1
+                continue
+            for half in step:
+                with self._half(job, unit):
+                    self._attempts(job, unit, half, send)
+            return
 
     def _sleep(self, job: _Job[T], unit: int, seconds: float) -> None:
         deadline = self._clock() + seconds
@@ -303,38 +303,29 @@ class Runner:
         while True:
             if job.stopped(unit):
                 raise Stopped
-            await self.limiter.aacquire()
-            sent = self._clock()
-            try:
-                delay = self._wait_before_sending(request)
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                if job.stopped(unit):
-                    raise Stopped
+            async with self.limiter.aslot():
                 sent = self._clock()
-                job.on_wire.add(unit)
                 try:
-                    result = await send(request)
-                finally:
-                    job.on_wire.discard(unit)
-            except DashScopeError as error:
-                failure = error
-                verdict = self._judge(job, request, error, retries, sent)
-            else:
-                self._succeeded(job, result)
-                return
-            finally:
-                self.limiter.release()
-            if verdict is _SPLIT:
-                for half in split_request(request):
+                    delay = self._wait_before_sending(request)
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    if job.stopped(unit):
+                        raise Stopped
+                    sent = self._clock()
+                    job.on_wire.add(unit)
                     try:
-                        await self._aattempts(job, unit, half, send)
-                    except Stopped:
-                        if job.stopped(unit):
-                            raise
-                return
-            if not isinstance(verdict, _Retry):
-                job.fail(self._locate(failure, request), unit)
-                raise Stopped
-            await asyncio.sleep(verdict.delay)
-            retries += 1
+                        result = await send(request)
+                    finally:
+                        job.on_wire.discard(unit)
+                    self._succeeded(job, result)
+                    return
+                except DashScopeError as error:
+                    step = self._next(job, unit, request, error, retries, sent)
+            if isinstance(step, float):
+                await asyncio.sleep(step)
+                retries += 1
+                continue
+            for half in step:
+                with self._half(job, unit):
+                    await self._aattempts(job, unit, half, send)
+            return
