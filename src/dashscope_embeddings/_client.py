@@ -61,6 +61,7 @@ class ClientConfig:
     """Added for query or document calls (``instruct``, ``text_type``)."""
     batch_size: int | None = None
     max_concurrency: int = 16
+    max_retries: int = 3
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     give_up_after: float = GIVE_UP_AFTER
@@ -110,7 +111,7 @@ class DashScopeClient(Closing):
         self._runner = Runner(
             ConcurrencyLimiter(config.max_concurrency),
             pacer,
-            RetryPolicy(max_retries=config.transport.max_retries),
+            RetryPolicy(max_retries=config.max_retries),
             give_up_after=config.give_up_after,
         )
 
@@ -142,7 +143,7 @@ class DashScopeClient(Closing):
         fills ``sparse_embeddings`` only, ``"dense&sparse"`` both.
         """
         kind = self._output_type(output_type)
-        return self._embed([text_item(t, i) for i, t in enumerate(_as_list(texts))], role, kind)
+        return self._embed(_items(texts, text_item), role, kind)
 
     async def aembed_texts(
         self,
@@ -152,8 +153,7 @@ class DashScopeClient(Closing):
         output_type: OutputType | None = None,
     ) -> EmbeddingResult:
         kind = self._output_type(output_type)
-        items = [text_item(t, i) for i, t in enumerate(_as_list(texts))]
-        return await self._aembed(items, role, kind)
+        return await self._aembed(_items(texts, text_item), role, kind)
 
     def embed_images(self, images: Sequence[object]) -> EmbeddingResult:
         """One vector per image: URL, data URI, path, bytes, file-like or PIL image."""
@@ -166,13 +166,10 @@ class DashScopeClient(Closing):
 
     def embed_videos(self, urls: Sequence[str]) -> EmbeddingResult:
         """One vector per video URL (the service fetches videos itself)."""
-        return self._embed(
-            [video_item(v, i) for i, v in enumerate(_as_list(urls))], "document", "dense"
-        )
+        return self._embed(_items(urls, video_item), "document", "dense")
 
     async def aembed_videos(self, urls: Sequence[str]) -> EmbeddingResult:
-        items = [video_item(v, i) for i, v in enumerate(_as_list(urls))]
-        return await self._aembed(items, "document", "dense")
+        return await self._aembed(_items(urls, video_item), "document", "dense")
 
     def embed_fused(self, items: Sequence[Mapping[str, Any]]) -> EmbeddingResult:
         """One fused vector per dict of ``text``, ``image``, ``images`` and ``video``."""
@@ -184,10 +181,10 @@ class DashScopeClient(Closing):
         )
 
     def _image_items(self, images: Sequence[object]) -> list[Item]:
-        return [image_item(img, i, self.spec) for i, img in enumerate(_as_list(images))]
+        return _items(images, lambda value, position: image_item(value, position, self.spec))
 
     def _fused_items(self, items: Sequence[object]) -> list[Item]:
-        return [fused_item(item, i, self.spec) for i, item in enumerate(_as_list(items))]
+        return _items(items, lambda value, position: fused_item(value, position, self.spec))
 
     def _output_type(self, requested: OutputType | None) -> OutputType:
         if requested is None:
@@ -199,7 +196,7 @@ class DashScopeClient(Closing):
     # -- running a call ------------------------------------------------------------
 
     def _plan(
-        self, items: Sequence[Item], role: Role, output_type: OutputType = "dense"
+        self, items: Sequence[Item], role: Role, output_type: OutputType
     ) -> list[PlannedRequest]:
         parameters = {**self.config.parameters, **self.config.role_parameters.get(role, {})}
         parameters.pop("output_type", None)
@@ -309,6 +306,11 @@ def check_output_type(spec: ModelSpec, output_type: str) -> None:
         f"output_type={output_type!r} is not available for {spec.name} "
         f"(takes {', '.join(spec.output_types)}); models with it: {', '.join(offering)}"
     )
+
+
+def _items(values: Sequence[object], build: Callable[[Any, int], Item]) -> list[Item]:
+    """One item per value, each built knowing its position (for error messages)."""
+    return [build(value, position) for position, value in enumerate(_as_list(values))]
 
 
 def _as_list(values: Sequence[object]) -> list[object]:

@@ -84,7 +84,6 @@ def build_config(
         api_key=api_key,
         workspace=workspace,
         timeout=timeout,
-        max_retries=max_retries,
         allow_insecure_http=allow_insecure_http,
     )
     check_base_url(transport.base_url, api_key is not None, allow_insecure_http)
@@ -109,6 +108,7 @@ def build_config(
         },
         batch_size=batch_size,
         max_concurrency=max_concurrency,
+        max_retries=max_retries,
         requests_per_minute=requests_per_minute,
         tokens_per_minute=tokens_per_minute,
         show_progress=show_progress,

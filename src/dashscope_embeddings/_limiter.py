@@ -14,8 +14,8 @@ The cap adapts like TCP congestion control and Netflix's AIMD limiter: a 429
 halves it (at most once per round trip: only a 429 to a request sent after
 the last cut counts, the others answer the old rate), each answered request
 adds ``1 / limit`` (about one more slot per round trip), never above the
-ceiling. A ``Retry-After`` holds every new request of the instance until it
-has passed.
+ceiling. A ``Retry-After`` is the pacer's to honour (``_pacing``): it holds
+every booking of the instance until it has passed.
 
 Pickled copies do not share a limiter: sharing would need process-wide
 mutable state, which the code base avoids; each copy has its own.
@@ -75,7 +75,6 @@ class ConcurrencyLimiter:
         self._in_flight = 0
         self._waiters: deque[_Waiter] = deque()
         self._last_cut = float("-inf")
-        self._paused_until = 0.0
 
     @property
     def limit(self) -> int:
@@ -85,10 +84,6 @@ class ConcurrencyLimiter:
     @property
     def in_flight(self) -> int:
         return self._in_flight
-
-    def pause_left(self) -> float:
-        """Seconds until the last ``Retry-After`` has passed (0 if none is pending)."""
-        return max(0.0, self._paused_until - self._clock())
 
     # -- taking and giving back a slot ------------------------------------------
 
@@ -165,14 +160,11 @@ class ConcurrencyLimiter:
 
     # -- adapting ------------------------------------------------------------------
 
-    def throttled(self, sent_at: float, retry_after: float | None) -> None:
+    def throttled(self, sent_at: float) -> None:
         """A request sent at ``sent_at`` (this clock) was answered 429."""
         with self._lock:
-            now = self._clock()
-            if retry_after:
-                self._paused_until = max(self._paused_until, now + retry_after)
             if sent_at >= self._last_cut:
-                self._last_cut = now
+                self._last_cut = self._clock()
                 self._limit = max(1.0, self._limit / 2)
 
     def succeeded(self) -> None:
@@ -180,6 +172,3 @@ class ConcurrencyLimiter:
             if self._limit < self.ceiling:
                 self._limit = min(float(self.ceiling), self._limit + 1 / self._limit)
                 self._hand_over()
-
-    def now(self) -> float:
-        return self._clock()

@@ -118,7 +118,7 @@ class Runner:
         refused batch to try instead; ``Stopped`` when the call fails with ``error``."""
         if error.status_code == 429:
             self.pacer.throttled(error.retry_after)
-            self.limiter.throttled(sent, error.retry_after)
+            self.limiter.throttled(sent)
         if isinstance(error, BadRequestError) and len(request.slots) > 1:
             return split_request(request)
         delay = self._retry_delay(job, error, retries)
@@ -128,12 +128,13 @@ class Runner:
         return delay
 
     def _retry_delay(self, job: _Job[T], error: DashScopeError, retries: int) -> float | None:
-        if not self.policy.is_retryable(error) or self.policy.max_retries == 0:
-            return None
-        delay = self.policy.wait(retries, error)
-        if retries < self.policy.max_retries:
+        delay = self.policy.delay(retries, error)
+        if delay is not None or self.policy.max_retries == 0:
             return delay
+        if not self.policy.is_retryable(error):
+            return None
         # Out of retries: go on only while the call is making progress.
+        delay = self.policy.wait(retries, error)
         if self._clock() + delay - job.last_progress <= self.give_up_after:
             return delay
         return None
@@ -210,7 +211,8 @@ class Runner:
             with self.limiter.slot(lambda: job.stopped(unit)):
                 sent = self._clock()
                 try:
-                    self._sleep(job, unit, self._wait_before_sending(request))
+                    # The pacer's booking holds any ``Retry-After`` pause too.
+                    self._sleep(job, unit, self.pacer.reserve(request.tokens))
                     sent = self._clock()
                     self._succeeded(job, send(request))
                     return
@@ -237,10 +239,6 @@ class Runner:
                 job.stop.wait(left)
         if job.stopped(unit):
             raise Stopped
-
-    def _wait_before_sending(self, request: PlannedRequest) -> float:
-        """Seconds until this request may go: its pacing booking, and any pause asked for."""
-        return max(self.pacer.reserve(request.tokens), self.limiter.pause_left())
 
     def _succeeded(self, job: _Job[T], result: T) -> None:
         self.pacer.succeeded()
@@ -306,7 +304,7 @@ class Runner:
             async with self.limiter.aslot():
                 sent = self._clock()
                 try:
-                    delay = self._wait_before_sending(request)
+                    delay = self.pacer.reserve(request.tokens)
                     if delay > 0:
                         await asyncio.sleep(delay)
                     if job.stopped(unit):

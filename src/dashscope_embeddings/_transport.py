@@ -107,7 +107,6 @@ class TransportSettings:
     api_key: SecretStr | None
     workspace: str | None
     timeout: float
-    max_retries: int
     allow_insecure_http: bool = False
 
     def headers(self) -> dict[str, str]:
@@ -176,9 +175,7 @@ class Transport:
         http_client: httpx.Client | None = None,
         http_async_client: httpx.AsyncClient | None = None,
     ) -> None:
-        check_base_url(
-            settings.base_url, settings.api_key is not None, settings.allow_insecure_http
-        )
+        # ``settings`` come from ``build_config``, which checked the base URL.
         self._settings = settings
         self._user_client = http_client
         self._user_async_client = http_async_client
@@ -244,7 +241,7 @@ class Transport:
         return entry[0]
 
     def prepare(self, body: Mapping[str, Any]) -> Prepared:
-        """The encoded body and headers, made once per request and reused by every attempt."""
+        """The encoded body, the headers and the answer's size limit of one attempt."""
         if self._settings.api_key is None:
             raise AuthenticationError(
                 "no DashScope API key: pass api_key=... or set DASHSCOPE_API_KEY"
