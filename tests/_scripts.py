@@ -5,26 +5,33 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_script(*args: str, timeout: float = 240) -> subprocess.CompletedProcess[str]:
-    """``python *args`` from the repository root, without DashScope or OpenAI settings.
+def run_script(
+    *args: str,
+    timeout: float = 240,
+    cwd: Path = ROOT,
+    env: Mapping[str, str] | None = None,
+) -> subprocess.CompletedProcess[str]:
+    """``python *args`` (from the repository root), without DashScope or OpenAI settings
+    but for those in ``env``.
 
     Without a key the scripts use the bundled emulator; an example that reached
     for OpenAI (LlamaIndex's default model) would fail loudly.
     """
-    env = {
+    clean = {
         k: v
         for k, v in os.environ.items()
         if not k.startswith("DASHSCOPE_") and k != "OPENAI_API_KEY"
     }
     return subprocess.run(
         [sys.executable, *args],
-        cwd=ROOT,
-        env=env,
+        cwd=cwd,
+        env={**clean, **(env or {})},
         capture_output=True,
         text=True,
         timeout=timeout,

@@ -9,14 +9,11 @@ that is not meant to run on its own must use another fence (``py-fragment``,
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 
-from _scripts import ROOT
+from _scripts import ROOT, run_script
 from dashscope_embeddings.emulator import Emulator
 
 README = ROOT / "README.md"
@@ -44,19 +41,10 @@ def test_the_readme_has_python_blocks() -> None:
 
 @pytest.mark.parametrize("code", [code for _, code in BLOCKS], ids=[i for i, _ in BLOCKS])
 def test_readme_block_runs_as_printed(code: str, emu: Emulator) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("DASHSCOPE_") and k != "OPENAI_API_KEY"
-    }
-    env.update(DASHSCOPE_BASE_URL=emu.base_url, DASHSCOPE_API_KEY="readme-key")
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
+    done = run_script(
+        "-c",
+        code,
         timeout=120,
-        check=False,
+        env={"DASHSCOPE_BASE_URL": emu.base_url, "DASHSCOPE_API_KEY": "readme-key"},
     )
     assert done.returncode == 0, done.stderr[-3000:]

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import dashscope_embeddings
+from _scripts import run_script
 
 CONFTEST = 'pytest_plugins = ["dashscope_embeddings.testing"]\n'
 
@@ -49,17 +47,17 @@ def test_the_environment_is_restored():
 def test_plugin_gives_both_fixtures_in_a_user_suite(tmp_path: Path) -> None:
     (tmp_path / "conftest.py").write_text(CONFTEST)
     (tmp_path / "test_user.py").write_text(USER_TESTS)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DASHSCOPE_")}
     # The package under test, wherever it is imported from here.
-    env["PYTHONPATH"] = str(Path(dashscope_embeddings.__file__).parent.parent)
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
+    package = str(Path(dashscope_embeddings.__file__).parent.parent)
+    done = run_script(
+        "-m",
+        "pytest",
+        "-q",
+        "-p",
+        "no:cacheprovider",
         timeout=180,
-        check=False,
+        cwd=tmp_path,
+        env={"PYTHONPATH": package},
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     assert "4 passed" in done.stdout
