@@ -163,13 +163,13 @@ class EmulatorServer:
         try:
             body = await self._read_body(conn, reader, writer)
         except h11.RemoteProtocolError:
-            _settle(record, 400, None, "bad_http")
+            record.settle(400, None, "bad_http")
             finish(400, False)
             await self._bad_request(conn, writer)
             return 400
         except _TooLarge:
             too_large = error_reply(413, message="Request body too large.")
-            _settle(record, 413, too_large.request_id, "too_large")
+            record.settle(413, too_large.request_id, "too_large")
             finish(413, False)
             await self._send(conn, writer, too_large, close=True)
             return 413
@@ -202,7 +202,7 @@ class EmulatorServer:
             finish(None, True)
             _abort(writer)
             return None
-        _settle(record, reply.status, reply.request_id, decision.fault)
+        record.settle(reply.status, reply.request_id, decision.fault)
         finish(reply.status, False)
         logger.debug(
             "%s %s -> %s%s",
@@ -288,18 +288,6 @@ def _headers(request: h11.Request) -> dict[str, str]:
         text = value.decode("latin-1")
         headers[key] = f"{headers[key]}, {text}" if key in headers else text
     return headers
-
-
-def _settle(
-    record: RecordedRequest, status: int, request_id: str | None, fault: str | None
-) -> None:
-    # Filled in before the answer is written: a client holding its answer
-    # always finds the status here. ``outcome`` last, so a reader never sees
-    # "answered" without a status.
-    record.request_id = request_id
-    record.fault = fault
-    record.status = status
-    record.outcome = "answered"
 
 
 def _abort(writer: asyncio.StreamWriter) -> None:

@@ -39,6 +39,15 @@ class RecordedRequest:
     arrived: float = field(default_factory=time.monotonic)
     """``time.monotonic()`` when its headers arrived: count requests per time window."""
 
+    def settle(self, status: int, request_id: str | None, fault: str | None) -> None:
+        """Record the answer; called before it is written, so a client holding its
+        answer always finds the status here."""
+        self.request_id = request_id
+        self.fault = fault
+        self.status = status
+        # Last, so a reader never sees "answered" without a status.
+        self.outcome = "answered"
+
     def __repr__(self) -> str:
         # Records end up in assertion messages and logs; the key must not.
         shown = {k: ("<redacted>" if k == "authorization" else v) for k, v in self.headers.items()}

@@ -88,12 +88,7 @@ class EmulatorTransport(httpx.BaseTransport, httpx.AsyncBaseTransport):
                 record.method, record.path, record.headers, record.body
             )
             status = reply.status
-            record.request_id, record.fault, record.status = (
-                reply.request_id,
-                decision.fault,
-                reply.status,
-            )
-            record.outcome = "answered"
+            record.settle(reply.status, reply.request_id, decision.fault)
             return _response(reply, request)
         finally:
             if record.outcome != "reset":
