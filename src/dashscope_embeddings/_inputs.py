@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, TypedDict, Union
 from ._catalog import ModelSpec
 from ._errors import InputError
 from ._limits import check_image, image_limit
-from ._wire import DATA_URI, URL, detect_image_format
+from ._wire import DATA_URI, URL, ImageBytes, detect_image_format
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -55,8 +55,9 @@ class MultimodalItem(TypedDict, total=False):
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    value: str
-    """What goes on the wire: an http(s) URL, unchanged, or a ``data:`` URI."""
+    value: str | ImageBytes
+    """What goes on the wire: an http(s) URL or a ``data:`` URI as given, or local
+    content, written as a ``data:`` URI when its request is sent."""
     nbytes: int | None = None
     """Decoded size of local or inline content; ``None`` for a URL."""
     format: str | None = None
@@ -256,8 +257,7 @@ def _checked(
             input_indices=[position],
         )
     check_image(len(data), fmt, position, spec, what)
-    uri = keep or f"data:image/{fmt};base64,{base64.b64encode(data).decode('ascii')}"
-    return Image(uri, nbytes=len(data), format=fmt)
+    return Image(keep or ImageBytes(data, fmt), nbytes=len(data), format=fmt)
 
 
 def _is_pil_image(value: object) -> bool:

@@ -19,6 +19,7 @@ import os
 import platform
 import threading
 import time
+import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, Iterator, Mapping
 from dataclasses import dataclass
@@ -37,10 +38,11 @@ from ._errors import (
     InputError,
     ProtocolError,
 )
+from ._pool import AsyncPooledTransport, PooledTransport
 from ._responses import error_from_response
 from ._retry import retry_after
 from ._version import __version__
-from ._wire import is_loopback_host
+from ._wire import dumps, is_loopback_host
 
 __all__ = [
     "Transport",
@@ -196,16 +198,25 @@ class Transport:
     def _url(self, path: str) -> str:
         return self._settings.base_url.rstrip("/") + path
 
-    def _client_kwargs(self) -> dict[str, Any]:
-        return {
+    def _client_kwargs(
+        self, pooled: type[PooledTransport | AsyncPooledTransport]
+    ) -> dict[str, Any]:
+        scheme = urlsplit(self._settings.base_url).scheme
+        # Proxies from the environment only where the key cannot be read on
+        # the way: https (tunnelled), or plain http the user allowed.
+        trust_env = self._settings.allow_insecure_http or scheme == "https"
+        kwargs: dict[str, Any] = {
             "timeout": httpx.Timeout(self._settings.timeout),
-            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=32),
             "follow_redirects": False,
-            # Proxies from the environment only where the key cannot be read
-            # on the way: https (tunnelled), or plain http the user allowed.
-            "trust_env": self._settings.allow_insecure_http
-            or urlsplit(self._settings.base_url).scheme == "https",
+            "trust_env": trust_env,
         }
+        # httpx ignores the environment's proxies when given a transport, so
+        # a proxied base URL keeps httpx's own pool. Otherwise ours (see
+        # _pool); it needs no limits: the limiter bounds the requests in flight.
+        proxies = urllib.request.getproxies()
+        if not (trust_env and (scheme in proxies or "all" in proxies)):
+            kwargs["transport"] = pooled()
+        return kwargs
 
     def _own(self) -> _Clients:
         """This process's clients: after a fork the child starts its own."""
@@ -223,7 +234,7 @@ class Transport:
         clients = self._own()
         with clients.lock:
             if clients.sync is None:
-                clients.sync = httpx.Client(**self._client_kwargs())
+                clients.sync = httpx.Client(**self._client_kwargs(PooledTransport))
             return clients.sync
 
     async def _async_client(self) -> httpx.AsyncClient:
@@ -234,7 +245,7 @@ class Transport:
         entry = clients.by_loop.get(loop)
         if entry is None:
             clients.release_closed_loops()
-            client = httpx.AsyncClient(**self._client_kwargs())
+            client = httpx.AsyncClient(**self._client_kwargs(AsyncPooledTransport))
             closer = _close_at_loop_shutdown(client, clients, loop)
             await closer.__anext__()
             entry = clients.by_loop[loop] = (client, closer)
@@ -247,7 +258,7 @@ class Transport:
                 "no DashScope API key: pass api_key=... or set DASHSCOPE_API_KEY"
             )
         try:
-            content = orjson.dumps(body)
+            content = dumps(body)
         except orjson.JSONEncodeError as exc:
             raise InputError(f"the request cannot be encoded as JSON: {exc}") from None
         return content, self._settings.headers(), response_limit(body)

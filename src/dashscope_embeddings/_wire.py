@@ -9,8 +9,10 @@ so they agree on what a value *is*; what each side *accepts* stays its own
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -19,7 +21,9 @@ __all__ = [
     "DATA_URI",
     "MB",
     "URL",
+    "ImageBytes",
     "detect_image_format",
+    "dumps",
     "format_size",
     "is_loopback_host",
     "json_or_none",
@@ -72,6 +76,30 @@ def _is_dib(data: bytes) -> bool:
     planes = int.from_bytes(data[at : at + 2], "little")
     bits = int.from_bytes(data[at + 2 : at + 4], "little")
     return planes == 1 and bits in _BIT_COUNTS
+
+
+@dataclass(frozen=True, slots=True)
+class ImageBytes:
+    """Local image content, written as a ``data:`` URI only when its request body
+    is encoded (``dumps``): encoding 200 images of 100 KB up front took ~70 ms
+    before the first request could leave; per request it overlaps the others."""
+
+    data: bytes
+    format: str
+
+    def data_uri(self) -> str:
+        return f"data:image/{self.format};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+def _deferred(value: object) -> str:
+    if isinstance(value, ImageBytes):
+        return value.data_uri()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+def dumps(body: Any) -> bytes:
+    """A request body as JSON, with its ``ImageBytes`` as ``data:`` URIs."""
+    return orjson.dumps(body, default=_deferred, option=orjson.OPT_PASSTHROUGH_DATACLASS)
 
 
 def json_or_none(content: bytes) -> Any:

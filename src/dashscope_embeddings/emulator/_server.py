@@ -98,6 +98,7 @@ class EmulatorServer:
         if task is not None:
             self._connections.add(task)
         self._writers.add(writer)
+        self.stats.connected()
         conn = h11.Connection(h11.SERVER, max_incomplete_event_size=_MAX_HEADER_BYTES)
         try:
             while await self._exchange(conn, reader, writer):

@@ -102,18 +102,24 @@ class Stats:
         self._in_flight = 0
         self._max_in_flight = 0
         self._resets = 0
+        self._connections = 0
         self._statuses: Counter[int] = Counter()
 
     requests = _Counter("HTTP requests received, on every path, answered or not.")
     in_flight = _Counter("Requests being handled now.")
     max_in_flight = _Counter("Most requests being handled at the same time since the last reset.")
     resets = _Counter("Connections closed abruptly instead of answering.")
+    connections = _Counter("TCP connections accepted: a client that reuses them opens few.")
 
     @property
     def statuses(self) -> dict[int, int]:
         """Answers sent, by status code."""
         with self._lock:
             return dict(self._statuses)
+
+    def connected(self) -> None:
+        with self._lock:
+            self._connections += 1
 
     def started(self) -> None:
         with self._lock:
@@ -137,6 +143,7 @@ class Stats:
             self._requests = 0
             self._max_in_flight = self._in_flight
             self._resets = 0
+            self._connections = 0
             self._statuses.clear()
 
     def __repr__(self) -> str:
@@ -144,5 +151,6 @@ class Stats:
             return (
                 f"Stats(requests={self._requests}, in_flight={self._in_flight}, "
                 f"max_in_flight={self._max_in_flight}, resets={self._resets}, "
+                f"connections={self._connections}, "
                 f"statuses={dict(self._statuses)})"
             )
