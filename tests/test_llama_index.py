@@ -240,7 +240,8 @@ def test_text_embedding_v4_batches_of_ten_inside_one_chunk(make: Make, emu: Emul
     ("options", "sizes"),
     [
         ({}, [20, 20, 20, 15]),  # one LlamaIndex chunk, four requests
-        ({"embed_batch_size": 30}, [20, 20, 15, 10, 10]),  # chunks 30, 30, 15
+        # Chunks of 30 (LlamaIndex's) are one job: no part-filled request per chunk.
+        ({"embed_batch_size": 30}, [20, 20, 20, 15]),
         ({"batch_size": 8}, [8] * 9 + [3]),
     ],
 )
@@ -277,6 +278,42 @@ async def test_async_chunks_launched_together_stay_within_max_concurrency(
     assert len(vectors) == 120
     assert emu.stats.requests == 12
     assert 1 < emu.stats.max_in_flight <= 3
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_chunks_are_one_job_in_flight_together_with_per_chunk_events(
+    make: Make, emu: Emulator, mode: str
+) -> None:
+    emu.config.latency = 0.05
+    debug = LlamaDebugHandler()
+    emb = make(
+        "text-embedding-v4",
+        embed_batch_size=25,
+        max_concurrency=8,
+        callback_manager=CallbackManager([debug]),
+    )
+    texts = [f"text {i}" for i in range(100)]
+    if mode == "sync":
+        vectors = emb.get_text_embedding_batch(texts)
+    else:
+        vectors = asyncio.run(emb.aget_text_embedding_batch(texts))
+    # LlamaIndex alone: chunks of 25 as 10+10+5, one chunk after another (sync).
+    assert batch_sizes(emu) == [10] * 10
+    assert emu.stats.max_in_flight == 8
+    events = debug.get_event_pairs("embedding")
+    assert [end.payload["chunks"] for _, end in events] == [
+        texts[i : i + 25] for i in range(0, 100, 25)
+    ]
+    assert [end.payload["embeddings"] for _, end in events][1][12] == vectors[37]
+    assert vectors[37] == make("text-embedding-v4").get_text_embedding(texts[37])
+
+
+def test_an_error_across_chunks_names_the_position_in_the_whole_batch(make: Make) -> None:
+    texts = [f"text {i}" for i in range(60)]
+    texts[45] = ""
+    with pytest.raises(InputError) as info:
+        make("text-embedding-v4", embed_batch_size=20).get_text_embedding_batch(texts)
+    assert info.value.input_indices == (45,)
 
 
 def test_sync_chunk_runs_its_requests_concurrently(make: Make, emu: Emulator) -> None:
