@@ -60,6 +60,12 @@ def markdown(result: dict[str, Any], rows: list[Row], sweep: list[Row]) -> str:
         "(rate limit: 10 requests/s, a 1 s sliding window). C is the requests the client keeps "
         "in flight as configured (1 for a client that sends one request at a time).",
         "",
+        "Each library's instance serves its sync row, then its async row, as in an "
+        "application: with no quota configured, ours learns the service's rate from the "
+        "first 429s of the sync row (the rate-limit rows), and the async row starts with "
+        "it. The image rows run after one unmeasured pass, so the emulator has decoded "
+        "every image once (it keeps what it decoded) and each row measures the client.",
+        "",
     ]
     for scenario in ("clean", "rate limit", "20% faults"):
         bound_name = "requests / limit" if scenario == "rate limit" else "bound"
