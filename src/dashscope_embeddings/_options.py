@@ -71,8 +71,12 @@ def _secret(value: object) -> Any:
     return value
 
 
-def _env_number(name: str, kind: type[float], default: float, minimum: float, strict: bool) -> Any:
-    """A default factory for a number option, checked like the constructor argument."""
+def _env_number_field(
+    name: str, kind: type[float], default: float, *, minimum: float, strict: bool, description: str
+) -> Any:
+    """A number option that defaults from ``name`` in the environment; one bound
+    (``>= minimum``, or ``> minimum`` when ``strict``) checks both the variable,
+    naming it, and the constructor argument."""
 
     def read() -> Any:
         raw = os.environ.get(name)
@@ -89,7 +93,12 @@ def _env_number(name: str, kind: type[float], default: float, minimum: float, st
             )
         return value
 
-    return read
+    return Field(
+        default_factory=read,
+        description=description,
+        gt=minimum if strict else None,
+        ge=None if strict else minimum,
+    )
 
 
 class DashScopeOptions(BaseModel, Closing):
@@ -164,15 +173,21 @@ class DashScopeOptions(BaseModel, Closing):
         gt=0,
         description="Pace the instance's tokens (estimated, never below the service's count).",
     )
-    max_retries: int = Field(
-        default_factory=_env_number("DASHSCOPE_MAX_RETRIES", int, 3, 0, strict=False),
-        ge=0,
+    max_retries: int = _env_number_field(
+        "DASHSCOPE_MAX_RETRIES",
+        int,
+        3,
+        minimum=0,
+        strict=False,
         description="Retries per request on 408/409/429/5xx, timeouts and connection errors; "
         "beyond them a request keeps trying while the call makes progress (0: never retry).",
     )
-    timeout: float = Field(
-        default_factory=_env_number("DASHSCOPE_TIMEOUT", float, 60.0, 0, strict=True),
-        gt=0,
+    timeout: float = _env_number_field(
+        "DASHSCOPE_TIMEOUT",
+        float,
+        60.0,
+        minimum=0,
+        strict=True,
         description="Seconds for the whole of one attempt (connect, send, wait, read the body).",
     )
     allow_insecure_http: bool = Field(
