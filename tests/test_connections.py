@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl
 import threading
+from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
-from dashscope_embeddings import create_client
+from dashscope_embeddings import APIConnectionError, create_client
 from dashscope_embeddings.emulator import Emulator
 
 TEXTS = [f"text {i}" for i in range(200)]  # 20 requests of 10
@@ -124,3 +127,86 @@ def test_a_connection_the_server_closed_is_not_reused_async() -> None:
     asyncio.run(calls())
     server.close()
     assert server.connections == 3
+
+
+class _TLSServer:
+    """Answers every request on a connection (keep-alive) over TLS, counting connections."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self.connections = 0
+        self.requests = 0
+        self._context = context
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"https://localhost:{self._sock.getsockname()[1]}/api/v1"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                raw, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._one, args=(raw,), daemon=True).start()
+
+    def _one(self, raw: socket.socket) -> None:
+        try:
+            with self._context.wrap_socket(raw, server_side=True) as conn:
+                data = b""
+                while True:
+                    while b"\r\n\r\n" not in data:
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        data += chunk
+                    head, _, data = data.partition(b"\r\n\r\n")
+                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+                    while len(data) < length:
+                        data += conn.recv(65536)
+                    data = data[length:]
+                    self.requests += 1
+                    conn.sendall(_answer(self.requests))
+        except (OSError, ssl.SSLError):
+            return
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def test_https_is_verified_and_its_connection_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trustme = pytest.importorskip("trustme")
+    authority = trustme.CA()
+    server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    authority.issue_cert("localhost").configure_cert(server_context)
+    server = _TLSServer(server_context)
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    options = {"api_key": "k", "dimension": 64, "max_retries": 0}
+    try:
+        # Not trusted yet: the certificate is refused.
+        with pytest.raises(APIConnectionError, match="CERTIFICATE_VERIFY_FAILED"):
+            create_client("text-embedding-v4", base_url=server.base_url, **options).embed_texts(
+                ["x"]
+            )
+        authority.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+        monkeypatch.setenv("SSL_CERT_FILE", str(tmp_path / "ca.pem"))
+        client = create_client("text-embedding-v4", base_url=server.base_url, **options)
+        before = server.connections
+        for _ in range(3):
+            assert len(client.embed_texts(["x"]).embeddings) == 1
+
+        async def calls() -> None:
+            for _ in range(3):
+                assert len((await client.aembed_texts(["x"])).embeddings) == 1
+            await client.aclose()
+
+        asyncio.run(calls())
+        client.close()
+    finally:
+        server.close()
+    assert server.connections - before == 2  # one for the sync calls, one for the loop's
