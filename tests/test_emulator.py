@@ -592,9 +592,9 @@ def test_vectors_are_the_same_in_another_process(http: httpx.Client, emu: Emulat
     )
     script = (
         "import json, base64, sys\n"
-        "from dashscope_embeddings.emulator._vectors import text_vector, image_vector\n"
-        "data = base64.b64decode(sys.argv[1])\n"
-        "print(json.dumps([text_vector('Hello world', 256), image_vector(data, 256)]))\n"
+        "from dashscope_embeddings.emulator._vectors import image_look, image_vector, text_vector\n"
+        "look = image_look(base64.b64decode(sys.argv[1]))\n"
+        "print(json.dumps([text_vector('Hello world', 256), image_vector(look, 256)]))\n"
     )
     png = PNG_RED.split(",", 1)[1]
     for seed in ("1", "2"):
@@ -687,3 +687,62 @@ def test_multi_images_is_the_normalised_mean_of_its_images(
     total = [a + b for a, b in zip(v[1], v[2], strict=True)]
     norm = math.sqrt(sum(x * x for x in total))
     assert v[0] == pytest.approx([x / norm for x in total])
+
+
+# -- inline images seen before ---------------------------------------------------------------
+# The emulator remembers the data URIs it decoded, so a repeat is not decoded again. These
+# pictures are this section's own: their first request is surely the first time they are seen.
+
+APPLE = data_uri(picture((201, 33, 17), size=37))
+LEAF = data_uri(picture((33, 201, 17), size=37))  # a URI that differs from APPLE's only late
+SEA = data_uri(picture((17, 90, 201), "JPEG", size=37), "jpeg")
+
+
+def test_a_repeated_image_gets_the_vector_a_first_sight_gets(
+    http: httpx.Client, emu: Emulator
+) -> None:
+    requests = [
+        mm(Q3.name, [{"image": APPLE}, {"image": LEAF}, {"image": SEA}], dimension=256),
+        mm(Q3.name, [{"image": SEA}, "a red apple", {"image": APPLE}], dimension=1024),
+        mm(SNAP.name, [{"multi_images": [SEA, LEAF]}, {"text": "fruit", "image": APPLE}]),
+    ]
+    first = [by_index(ok(post(http, emu, MM, body))) for body in requests]
+    again = [by_index(ok(post(http, emu, MM, body))) for body in requests]
+    assert again == first
+    assert len({tuple(v) for v in first[0].values()}) == 3  # no two images share a memory
+    with Emulator() as fresh:  # where every one of these images is new
+        assert [by_index(ok(post(http, fresh, MM, body))) for body in requests] == first
+
+
+def test_a_refused_image_is_refused_again_with_the_same_message(
+    http: httpx.Client, emu: Emulator
+) -> None:
+    not_decodable = data_uri(b"\x89PNG\r\n\x1a\n" + b"not a picture" * 8)
+    webp = data_uri(picture((17, 201, 90), "WEBP", size=37), "webp")
+    # Uncompressed: over the 3 MB of multimodal-embedding-v1, within qwen3-vl's 5 MB.
+    big = data_uri(picture((90, 17, 201), "BMP", size=1030), "bmp")
+    cases = [
+        (mm(Q3.name, [{"image": "data:image/png;base64,abc$"}]), "not valid base64", None),
+        (mm(Q3.name, [{"image": data_uri(b"plain text")}]), "not a recognised image format", None),
+        (mm(Q3.name, ["x", {"image": not_decodable}]), "contents[1]: the image data could", None),
+        (mm(PLUS.name, [{"image": webp}]), "image format webp is not supported", webp),
+        (mm(V1.name, [{"image": big}]), "over the 3 MB (3145728 bytes) image limit", big),
+    ]
+    for body, fragment, accepted_by_qwen3 in cases:
+        first = post(http, emu, MM, body)
+        if accepted_by_qwen3 is not None:  # now remembered, as a valid image
+            ok(post(http, emu, MM, mm(Q3.name, [{"image": accepted_by_qwen3}])))
+        again = post(http, emu, MM, body)
+        assert (first.status_code, again.status_code) == (400, 400), fragment
+        assert fragment in first.json()["message"]
+        assert again.json()["message"] == first.json()["message"]
+
+
+def test_an_image_forgotten_among_many_others_gets_its_vector_again(http: httpx.Client) -> None:
+    others = [data_uri(picture((i % 256, i // 256, 7), size=4)) for i in range(300)]
+    with Emulator() as emu:  # not the session's: this floods what it remembers
+        before = embed_one(http, emu, {"image": APPLE})
+        for start in range(0, len(others), SNAP.max_multi_images):
+            batch = others[start : start + SNAP.max_multi_images]
+            ok(post(http, emu, MM, mm(SNAP.name, [{"multi_images": batch}])))
+        assert embed_one(http, emu, {"image": APPLE}) == before

@@ -19,8 +19,15 @@ from ._config import EmulatorConfig
 from ._replies import Refusal, Reply, error_reply, new_request_id
 from ._sparse import sparse_embedding
 from ._usage import multimodal_usage, text_usage
-from ._validate import Content, MultimodalRequest, TextRequest, parse_multimodal, parse_text
-from ._vectors import ImageLooks, fuse, image_vector, text_vector, url_vector
+from ._validate import (
+    Content,
+    DecodedImages,
+    MultimodalRequest,
+    TextRequest,
+    parse_multimodal,
+    parse_text,
+)
+from ._vectors import fuse, image_vector, text_vector, url_vector
 
 __all__ = ["BASE_PATH", "Service"]
 
@@ -36,7 +43,7 @@ class Service:
     def __init__(self, config: EmulatorConfig | None = None) -> None:
         # The config is read per request: a running emulator can be retuned.
         self._config = config or EmulatorConfig()
-        self._looks = ImageLooks()
+        self._images = DecodedImages()
         self._routes: Mapping[str, Callable[[dict[str, Any], str], Reply]] = {
             BASE_PATH + Endpoint.MULTIMODAL.path: self._multimodal,
             BASE_PATH + Endpoint.TEXT.path: self._text,
@@ -81,8 +88,8 @@ class Service:
         return hmac.compare_digest(match.group(1).encode(), expected.encode())
 
     def _multimodal(self, payload: dict[str, Any], request_id: str) -> Reply:
-        request = parse_multimodal(payload)
-        results = _multimodal_results(request, self._looks)
+        request = parse_multimodal(payload, self._images)
+        results = _multimodal_results(request)
         body = {
             "output": {"embeddings": _reversed(results)},
             "usage": multimodal_usage(request, len(results)),
@@ -108,26 +115,25 @@ def _reversed(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return results[::-1]
 
 
-def _content_vector(content: Content, where: str, dimension: int, looks: ImageLooks) -> Vector:
+def _content_vector(content: Content, where: str, dimension: int) -> Vector:
     parts: list[Vector] = []
     if content.text is not None:
         parts.append(text_vector(content.text, dimension))
     for image in content.images:
-        if image.data is None:
+        if image.decoded is None:
             parts.append(url_vector(image.value, dimension, "image"))
             continue
-        vector = image_vector(image.data, dimension, looks)
-        if vector is None:
+        if image.decoded.look is None:
             raise Refusal(f"{where}: the image data could not be decoded.")
-        parts.append(vector)
+        parts.append(image_vector(image.decoded.look, dimension))
     if content.video is not None:
         parts.append(url_vector(content.video, dimension, "video"))
     return parts[0] if len(parts) == 1 else fuse(parts)
 
 
-def _multimodal_results(request: MultimodalRequest, looks: ImageLooks) -> list[dict[str, Any]]:
+def _multimodal_results(request: MultimodalRequest) -> list[dict[str, Any]]:
     vectors = [
-        _content_vector(content, f"contents[{i}]", request.dimension, looks)
+        _content_vector(content, f"contents[{i}]", request.dimension)
         for i, content in enumerate(request.contents)
     ]
     if request.fuse_all:

@@ -21,18 +21,18 @@ import hashlib
 import io
 import math
 import re
-import threading
 import warnings
-from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 __all__ = [
     "PALETTE",
-    "ImageLooks",
+    "Look",
     "fuse",
+    "image_look",
     "image_vector",
     "text_vector",
     "tokens",
@@ -40,6 +40,11 @@ __all__ = [
 ]
 
 Vector = list[float]
+# A vector's non-zero dimensions by index. Stand-in vectors have a few dozen
+# at most, so they are built and normalised in this form and made dense only
+# when returned: a pass over every dimension was most of the emulator's CPU
+# per text (its "service time").
+_Entries = dict[int, float]
 
 PALETTE: tuple[tuple[str, tuple[int, int, int]], ...] = (
     ("red", (220, 30, 30)),
@@ -107,13 +112,22 @@ def _bucket(kind: str, value: str, dimension: int) -> tuple[int, float]:
     return len(PALETTE) + (n % span), sign
 
 
-def _normalised(vector: Vector) -> Vector:
-    # Stand-in vectors are mostly zeros: summing only the others gives the
-    # same norm at a fraction of the emulator's CPU (its "service time").
-    norm = math.sqrt(math.fsum([x * x for x in vector if x]))
+def _add(entries: _Entries, index: int, value: float) -> None:
+    entries[index] = entries.get(index, 0.0) + value
+
+
+def _unit(entries: _Entries) -> _Entries:
+    norm = math.sqrt(math.fsum([x * x for x in entries.values()]))
     if norm == 0.0:
-        return vector
-    return [x / norm if x else 0.0 for x in vector]
+        return entries
+    return {i: x / norm for i, x in entries.items()}
+
+
+def _dense(entries: _Entries, dimension: int) -> Vector:
+    vector = [0.0] * dimension
+    for i, x in entries.items():
+        vector[i] = x
+    return vector
 
 
 # Function words say nothing about a text's subject; counted, they would make
@@ -133,53 +147,73 @@ def _stem(word: str) -> str:
     return word
 
 
-def _words_into(vector: Vector, words: Iterable[str]) -> bool:
-    dimension = len(vector)
+def _words_into(entries: _Entries, words: Iterable[str], dimension: int) -> bool:
     added = False
     for word in (_stem(w) for w in words if w not in _STOP_WORDS):
         colour = _COLOUR_WORDS.get(word)
         if colour is not None and colour < dimension:
-            vector[colour] += _COLOUR_WEIGHT
+            _add(entries, colour, _COLOUR_WEIGHT)
         else:
-            bucket, sign = _bucket("emu-word", word, dimension)
-            vector[bucket] += sign
+            _add(entries, *_bucket("emu-word", word, dimension))
         added = True
     return added
 
 
-def _identity_into(vector: Vector, kind: str, key: str, norm: float) -> None:
+def _identity_into(entries: _Entries, kind: str, key: str, norm: float, dimension: int) -> None:
     """Spread ``norm`` over a few hashed dimensions that identify one exact input."""
     weight = norm / math.sqrt(_IDENTITY_BUCKETS)
     for i in range(_IDENTITY_BUCKETS):
-        bucket, sign = _bucket(kind, f"{i}:{key}", len(vector))
-        vector[bucket] += sign * weight
+        bucket, sign = _bucket(kind, f"{i}:{key}", dimension)
+        _add(entries, bucket, sign * weight)
 
 
 def text_vector(text: str, dimension: int) -> Vector:
-    vector = [0.0] * dimension
-    if not _words_into(vector, tokens(text)):
+    entries: _Entries = {}
+    if not _words_into(entries, tokens(text), dimension):
         # No word at all (punctuation, emoji): still a stable, distinct vector.
-        _identity_into(vector, "emu-text", text, 1.0)
-    return _normalised(vector)
+        _identity_into(entries, "emu-text", text, 1.0, dimension)
+    return _dense(_unit(entries), dimension)
 
 
 def url_vector(url: str, dimension: int, kind: str) -> Vector:
     """An image or video URL, embedded from the words of its path; never fetched."""
     parts = urlsplit(url)
     words = [w for w in tokens(unquote(f"{parts.path} {parts.query}")) if w not in _URL_NOISE]
-    vector = [0.0] * dimension
-    _words_into(vector, words)
-    words_norm = math.sqrt(math.fsum(x * x for x in vector))
-    if words_norm:
-        vector = [x / words_norm for x in vector]
-    _identity_into(vector, f"emu-{kind}", url, _IDENTITY_NORM if words_norm else 1.0)
-    return _normalised(vector)
+    entries: _Entries = {}
+    _words_into(entries, words, dimension)
+    entries = _unit(entries)
+    # No words, or words that cancel out (``_unit`` leaves zeros as they are):
+    # the URL's identity is then the whole vector.
+    identity = _IDENTITY_NORM if any(entries.values()) else 1.0
+    _identity_into(entries, f"emu-{kind}", url, identity, dimension)
+    return _dense(_unit(entries), dimension)
 
 
-_Look = tuple[list[float], str]
+@dataclass(frozen=True)
+class Look:
+    """What an inline image's vector is made of, at any dimension."""
+
+    palette: tuple[float, ...] | None
+    """Share of pixels nearest each palette colour; ``None`` without Pillow."""
+    digest: str
+    """Of the decoded pixels, or of the file without Pillow."""
 
 
-def _look(data: bytes, pil: Any) -> _Look | None:
+def image_look(data: bytes) -> Look | None:
+    """The look of an inline image's bytes; ``None`` when they do not decode.
+
+    Without Pillow (the emulator installed without its extra) nothing is
+    decoded: the look is a digest of the bytes, with no colour meaning,
+    rather than a refusal that would blame a valid image.
+    """
+    try:
+        from PIL import Image
+    except ImportError:
+        return Look(None, hashlib.sha256(data).hexdigest())
+    return _pixels_look(data, Image)
+
+
+def _pixels_look(data: bytes, pil: Any) -> Look | None:
     """Share of pixels nearest each palette colour, and a digest of the pixels.
 
     ``None`` if Pillow cannot read the bytes. The digest is of decoded pixels,
@@ -208,63 +242,23 @@ def _look(data: bytes, pil: Any) -> _Look | None:
     palette.putpalette([channel for _, rgb in PALETTE for channel in rgb])
     counts = small.quantize(palette=palette, dither=pil.Dither.NONE).histogram()
     total = _THUMBNAIL * _THUMBNAIL
-    return [c / total for c in counts[: len(PALETTE)]], digest
+    return Look(tuple(c / total for c in counts[: len(PALETTE)]), digest)
 
 
-class ImageLooks:
-    """The last ``size`` images' looks, keyed by a digest of their bytes. Thread-safe.
-
-    An indexing job, a retry, or a benchmark sends the same image more than
-    once; decoding it again would make the emulator's CPU, not its configured
-    latency, the service time. A digest of 100 KB costs ~0.05 ms, a decode ~1 ms.
-    """
-
-    def __init__(self, size: int = 256) -> None:
-        self._size = size
-        self._lock = threading.Lock()
-        self._looks: OrderedDict[bytes, _Look | None] = OrderedDict()
-
-    def look(self, data: bytes, pil: Any) -> _Look | None:
-        key = hashlib.blake2b(data, digest_size=16).digest()
-        with self._lock:
-            if key in self._looks:
-                self._looks.move_to_end(key)
-                return self._looks[key]
-        found = _look(data, pil)  # outside the lock: other threads decode meanwhile
-        with self._lock:
-            self._looks[key] = found
-            while len(self._looks) > self._size:
-                self._looks.popitem(last=False)
-        return found
-
-
-def image_vector(data: bytes, dimension: int, looks: ImageLooks | None = None) -> Vector | None:
-    """An inline image: its colour histogram on the palette plus a small content hash.
-
-    ``None`` when the bytes do not decode: the service refuses such images.
-    Without Pillow (the emulator installed without its extra) nothing is
-    decoded: the vector is a stable hash of the bytes, with no colour meaning,
-    rather than a refusal that would blame a valid image.
-    """
-    try:
-        from PIL import Image
-    except ImportError:
-        vector = [0.0] * dimension
-        _identity_into(vector, "emu-image-bytes", hashlib.sha256(data).hexdigest(), 1.0)
-        return _normalised(vector)
-    look = _look(data, Image) if looks is None else looks.look(data, Image)
-    if look is None:
-        return None
-    histogram, digest = look
-    vector = [0.0] * dimension
-    for i, share in enumerate(histogram[:dimension]):
-        vector[i] = share * (_ACHROMATIC_WEIGHT if PALETTE[i][0] in _ACHROMATIC else 1.0)
-    vector = _normalised(vector)
-    _identity_into(vector, "emu-image", digest, _IDENTITY_NORM)
-    return _normalised(vector)
+def image_vector(look: Look, dimension: int) -> Vector:
+    """An inline image: its colour histogram on the palette plus a small content hash."""
+    entries: _Entries = {}
+    if look.palette is None:
+        _identity_into(entries, "emu-image-bytes", look.digest, 1.0, dimension)
+        return _dense(_unit(entries), dimension)
+    for i, share in enumerate(look.palette[:dimension]):
+        entries[i] = share * (_ACHROMATIC_WEIGHT if PALETTE[i][0] in _ACHROMATIC else 1.0)
+    entries = _unit(entries)
+    _identity_into(entries, "emu-image", look.digest, _IDENTITY_NORM, dimension)
+    return _dense(_unit(entries), dimension)
 
 
 def fuse(vectors: Sequence[Vector]) -> Vector:
     """Normalised sum of unit vectors: near each of its parts."""
     total = [math.fsum(column) for column in zip(*vectors, strict=True)]
-    return _normalised(total)
+    return _dense(_unit({i: x for i, x in enumerate(total) if x}), len(total))
