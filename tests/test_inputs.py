@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import base64
 import io
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -198,6 +200,39 @@ def test_every_local_image_form_becomes_a_data_uri(
     assert len(sent) == len(forms)
     assert sent.count(url) == 1
     assert all(value.startswith("data:image/png;base64,") for value in sent if value != url)
+
+
+def test_an_image_file_is_read_when_sent_and_refused_if_it_changed_since_the_check(
+    tmp_path: Path, client_for: Any, emu: Emulator
+) -> None:
+    paths = [tmp_path / f"{i}.png" for i in range(4)]
+    for i, path in enumerate(paths):
+        path.write_bytes(_png((i * 60, 10, 10)))
+    emu.config.latency = 0.3
+    client = client_for(batch_size=1, max_concurrency=1)
+    spoiled = threading.Event()
+
+    def spoil_once_the_first_request_is_in() -> None:
+        while emu.stats.requests < 1:
+            time.sleep(0.005)
+        paths[2].write_bytes(b"no longer an image")
+        spoiled.set()
+
+    threading.Thread(target=spoil_once_the_first_request_is_in, daemon=True).start()
+    with pytest.raises(InputError) as info:
+        client.embed_images(paths)
+    assert spoiled.is_set()
+    # Input 2 is named; 3 was never sent: both are the positions left to resume.
+    assert "input 2: image file" in str(info.value)
+    assert "changed after it was checked" in str(info.value)
+    assert info.value.input_indices == (2, 3)
+    assert info.value.embeddings is not None
+    assert [v is not None for v in info.value.embeddings] == [True, True, False, False]
+    # What was sent is the file as it was checked: inputs 0 and 1, then nothing.
+    sent = [request.body["input"]["contents"][0]["image"] for request in emu.requests]
+    assert sent == [
+        "data:image/png;base64," + base64.b64encode(p.read_bytes()).decode() for p in paths[:2]
+    ]
 
 
 def test_a_text_that_names_a_file_is_sent_as_text(

@@ -18,12 +18,14 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import orjson
 import pytest
 from PIL import Image
 
 from dashscope_embeddings._catalog import CATALOG
 from dashscope_embeddings._inputs import Item, fused_item, image_item, text_item, video_item
 from dashscope_embeddings._planner import plan_requests
+from dashscope_embeddings._wire import dumps
 from dashscope_embeddings.emulator import Emulator
 
 dashscope = pytest.importorskip("dashscope")
@@ -86,8 +88,10 @@ def sdk(emu: Emulator, outbound: list[str], monkeypatch: pytest.MonkeyPatch) -> 
 
 
 def planned_body(items: Sequence[Item], model: str, parameters: dict[str, Any]) -> dict[str, Any]:
+    """The body our planner sends, as it goes on the wire (local images inline)."""
     (request,) = plan_requests(items, CATALOG[model], parameters)
-    return request.body
+    body: dict[str, Any] = orjson.loads(dumps(request.body))
+    return body
 
 
 def sent_body(emu: Emulator) -> dict[str, Any]:

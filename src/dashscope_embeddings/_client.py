@@ -41,10 +41,6 @@ logger = logging.getLogger("dashscope_embeddings")
 Role = Literal["query", "document"]
 OutputType = Literal["dense", "sparse", "dense&sparse"]
 
-# Above this much inline image data, encoding a request body takes long enough
-# (base64 text, then JSON) to stall an event loop: do it in a thread instead.
-OFFLOAD_BYTES = 512 * 1024
-
 
 @dataclass(frozen=True)
 class ClientConfig:
@@ -227,7 +223,9 @@ class DashScopeClient(Closing):
         return parse_response(request, answer.content, self.config.dimension)
 
     async def _asend(self, request: PlannedRequest) -> ParsedResponse:
-        if request.inline_bytes > OFFLOAD_BYTES:
+        # Inline images are read from their files and base64-encoded as the
+        # body is encoded: file I/O and milliseconds of CPU, off the loop.
+        if request.inline_bytes:
             prepared = await asyncio.to_thread(self._transport.prepare, request.body)
         else:
             prepared = self._transport.prepare(request.body)

@@ -20,7 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, TypedDict, Union
 from ._catalog import ModelSpec
 from ._errors import InputError
 from ._limits import check_image, image_limit
-from ._wire import DATA_URI, URL, ImageBytes, detect_image_format
+from ._wire import DATA_URI, URL, ImageBytes, InlineImage, detect_image_format, format_size
 
 if TYPE_CHECKING:
     from PIL.Image import Image as PILImage
@@ -55,7 +55,7 @@ class MultimodalItem(TypedDict, total=False):
 
 @dataclass(frozen=True, slots=True)
 class Image:
-    value: str | ImageBytes
+    value: str | InlineImage
     """What goes on the wire: an http(s) URL or a ``data:`` URI as given, or local
     content, written as a ``data:`` URI when its request is sent."""
     nbytes: int | None = None
@@ -215,19 +215,18 @@ def _image(value: object, position: int, spec: ModelSpec) -> Image:
     )
 
 
-def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
-    what = f"image file {excerpt(str(path))}"
-    limit = image_limit(spec)
+# Enough for every format signature detect_image_format knows.
+_HEAD_BYTES = 64
 
-    def refuse(why: str) -> InputError:
-        return InputError(f"input {position}: {what} {why}", input_indices=[position])
+
+def _read_file(path: Path, position: int, what: str, most: int) -> tuple[bytes, int]:
+    """Up to ``most`` bytes of a regular file, and its size."""
 
     def unreadable(why: str) -> InputError:
         return InputError(f"input {position}: cannot read {what}: {why}", input_indices=[position])
 
     try:
-        # Non-blocking open: a FIFO must not hang us; then the size decides
-        # before any byte is read, and no more than limit + 1 bytes ever are.
+        # Non-blocking open: a FIFO must not hang us.
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
     except (OSError, ValueError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)[:80]
@@ -235,20 +234,52 @@ def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise refuse("is not a regular file (a device, FIFO or directory)")
-        check_image(info.st_size, None, position, spec, what)
+            raise InputError(
+                f"input {position}: {what} is not a regular file (a device, FIFO or directory)",
+                input_indices=[position],
+            )
         with os.fdopen(fd, "rb", closefd=False) as file:
-            data = file.read(limit + 1)
+            return file.read(most), info.st_size
     except OSError as exc:
         raise unreadable(str(exc.strerror or exc)) from None
     finally:
         os.close(fd)
-    return _checked(data, position, spec, what)
 
 
-def _checked(
-    data: bytes, position: int, spec: ModelSpec, what: str, keep: str | None = None
-) -> Image:
+@dataclass(frozen=True, slots=True)
+class ImageFile(InlineImage):
+    """A local image file: checked (size, format) when named, read when its
+    request is sent, so a job holds only the images of requests in flight."""
+
+    path: Path
+    format: str
+    nbytes: int
+    position: int
+
+    def content(self) -> bytes:
+        what = f"image file {excerpt(str(self.path))}"
+        data, _ = _read_file(self.path, self.position, what, self.nbytes + 1)
+        if len(data) != self.nbytes or detect_image_format(data) != self.format:
+            raise InputError(
+                f"input {self.position}: {what} changed after it was checked "
+                f"(was a {format_size(self.nbytes)} {self.format.upper()} image); not sent",
+                input_indices=[self.position],
+            )
+        return data
+
+
+def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
+    what = f"image file {excerpt(str(path))}"
+    # The size decides before the content is read; the content is read when
+    # its request is sent (ImageFile), never more than the limit + 1 bytes.
+    head, size = _read_file(path, position, what, _HEAD_BYTES)
+    check_image(size, None, position, spec, what)
+    fmt = _format(head, position, what)
+    check_image(size, fmt, position, spec, what)
+    return Image(ImageFile(path, fmt, size, position), nbytes=size, format=fmt)
+
+
+def _format(data: bytes, position: int, what: str) -> str:
     fmt = detect_image_format(data)
     if fmt is None:
         raise InputError(
@@ -256,6 +287,13 @@ def _checked(
             "TIFF, ICO, ICNS or SGI header)",
             input_indices=[position],
         )
+    return fmt
+
+
+def _checked(
+    data: bytes, position: int, spec: ModelSpec, what: str, keep: str | None = None
+) -> Image:
+    fmt = _format(data, position, what)
     check_image(len(data), fmt, position, spec, what)
     return Image(keep or ImageBytes(data, fmt), nbytes=len(data), format=fmt)
 

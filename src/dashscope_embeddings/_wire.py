@@ -9,6 +9,7 @@ so they agree on what a value *is*; what each side *accepts* stays its own
 
 from __future__ import annotations
 
+import abc
 import base64
 import ipaddress
 import re
@@ -22,6 +23,7 @@ __all__ = [
     "MB",
     "URL",
     "ImageBytes",
+    "InlineImage",
     "detect_image_format",
     "dumps",
     "format_size",
@@ -78,28 +80,52 @@ def _is_dib(data: bytes) -> bool:
     return planes == 1 and bits in _BIT_COUNTS
 
 
+class InlineImage(abc.ABC):
+    """Image content sent inline, written as a ``data:`` URI only when its
+    request body is encoded (``dumps``): encoding 200 images of 100 KB up front
+    took ~70 ms before the first request could leave; per request it overlaps
+    the others, and a job holds only the encoded images of requests in flight."""
+
+    __slots__ = ()
+    format: str
+
+    @abc.abstractmethod
+    def content(self) -> bytes:
+        """The image's bytes."""
+
+    def data_uri(self) -> str:
+        encoded = base64.b64encode(self.content()).decode("ascii")
+        return f"data:image/{self.format};base64,{encoded}"
+
+
 @dataclass(frozen=True, slots=True)
-class ImageBytes:
-    """Local image content, written as a ``data:`` URI only when its request body
-    is encoded (``dumps``): encoding 200 images of 100 KB up front took ~70 ms
-    before the first request could leave; per request it overlaps the others."""
+class ImageBytes(InlineImage):
+    """Image content held in memory (bytes, a file object's or a PIL image's)."""
 
     data: bytes
     format: str
 
-    def data_uri(self) -> str:
-        return f"data:image/{self.format};base64,{base64.b64encode(self.data).decode('ascii')}"
+    def content(self) -> bytes:
+        return self.data
 
 
 def _deferred(value: object) -> str:
-    if isinstance(value, ImageBytes):
+    if isinstance(value, InlineImage):
         return value.data_uri()
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def dumps(body: Any) -> bytes:
-    """A request body as JSON, with its ``ImageBytes`` as ``data:`` URIs."""
-    return orjson.dumps(body, default=_deferred, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    """A request body as JSON, with its ``InlineImage``s as ``data:`` URIs.
+
+    An exception of ``content()`` (a file that changed since it was checked)
+    is raised as it is, not as orjson's encoding error."""
+    try:
+        return orjson.dumps(body, default=_deferred, option=orjson.OPT_PASSTHROUGH_DATACLASS)
+    except orjson.JSONEncodeError as exc:
+        if exc.__cause__ is not None and not isinstance(exc.__cause__, TypeError):
+            raise exc.__cause__ from None
+        raise
 
 
 def json_or_none(content: bytes) -> Any:

@@ -101,11 +101,11 @@ _INPUT_PREFIX = re.compile(r"^input (\d+):")
 DEFAULT_EMBED_BATCH_SIZE = 600
 """Inputs per LlamaIndex chunk. A text batch is one job whatever its chunks
 (see ``DashScopeEmbedding.get_text_embedding_batch``); image and fused batches
-go chunk by chunk (sync: one after another), which bounds the image bytes held
-at once: 600 images of 100 KB are 60 MB (lower it for big images). 600 is a
-multiple of every model's request limit (3, 10, 20, 25), so no chunk ends in a
-part-filled request, and is 60 text-embedding-v4 requests (30 of 20 elements),
-enough to keep ``max_concurrency`` busy.
+go chunk by chunk (sync: one after another). 600 is a multiple of every
+model's request limit (3, 10, 20, 25), so no chunk ends in a part-filled
+request, and is 60 text-embedding-v4 requests (30 of 20 elements), enough to
+keep ``max_concurrency`` busy. Image files are read when their request is
+sent, so a chunk's size does not decide how many image bytes are held.
 ``batch_size`` (inputs per request) is a separate, per-model setting."""
 
 
