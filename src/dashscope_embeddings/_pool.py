@@ -9,8 +9,8 @@ so the pool needs no queue and no cap: a request takes the most recently
 used idle connection or opens one, and gives it back when its response is
 closed. HTTP/1.1 only, as the service speaks.
 
-Proxies are not this module's job: httpx mounts its own proxy transports
-(from the environment) in front of these.
+Proxies are not this module's job: a base URL reached through a proxy from
+the environment keeps httpx's own pool (see ``_transport``).
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import httpx
 
 __all__ = ["AsyncPooledTransport", "PooledTransport"]
 
-# httpcore's default; the service's idle timeout is longer.
+# Seconds an idle connection is kept: httpcore's default.
 _KEEPALIVE = 5.0
 
 

@@ -209,10 +209,12 @@ class Transport:
             "timeout": httpx.Timeout(self._settings.timeout),
             "follow_redirects": False,
             "trust_env": trust_env,
+            # No cap of httpx's own: the limiter bounds the requests in flight.
+            "limits": httpx.Limits(max_connections=None, max_keepalive_connections=32),
         }
         # httpx ignores the environment's proxies when given a transport, so
-        # a proxied base URL keeps httpx's own pool. Otherwise ours (see
-        # _pool); it needs no limits: the limiter bounds the requests in flight.
+        # a proxied base URL keeps httpx's own pool (with the limits above);
+        # otherwise ours (see _pool).
         proxies = urllib.request.getproxies()
         if not (trust_env and (scheme in proxies or "all" in proxies)):
             kwargs["transport"] = pooled()
