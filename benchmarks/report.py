@@ -147,7 +147,7 @@ def plot(rows: list[Row], sweep: list[Row], path: Path) -> None:
     right.set_ylim(0, 1.1)
     right.set_xlabel("max_concurrency")
     right.set_ylabel("bound / wall time")
-    right.set_title("ours: ratio to ceil(requests / C) × latency")
+    right.set_title("ours: bound / wall")
     right.legend(fontsize=7, loc="lower left")
     fig.suptitle("dashscope-embeddings benchmark (emulator, shared 2-core machine)")
     fig.tight_layout()
