@@ -259,21 +259,30 @@ class Runner:
             asyncio.ensure_future(self._aunit(job, unit, request, send, on_done)): unit
             for unit, request in enumerate(requests)
         }
+
+        # Checked as each unit ends (a callback each, not a wait over all the
+        # pending ones per ending, which was quadratic in the requests).
+        def abandon_after_a_stop(_: object) -> None:
+            if not job.stop.is_set():
+                return
+            # Whatever waits (for a slot, a booking or a retry) is abandoned;
+            # requests on the wire answer and are kept.
+            for task, unit in units.items():
+                if not task.done() and unit not in job.on_wire and job.stopped(unit):
+                    task.cancel()
+
+        for task in units:
+            task.add_done_callback(abandon_after_a_stop)
         try:
-            pending = set(units)
-            while pending:
-                _, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
-                if job.stop.is_set():
-                    # Abandon whatever waits (for a slot, a booking or a retry);
-                    # requests on the wire answer and are kept.
-                    for task in pending:
-                        if units[task] not in job.on_wire and job.stopped(units[task]):
-                            task.cancel()
-            return job.outcome
+            ended = await asyncio.gather(*units, return_exceptions=True)
         finally:
             for task in units:
                 task.cancel()
             await asyncio.gather(*units, return_exceptions=True)
+        for outcome in ended:  # a bug, never a DashScopeError (the job keeps those)
+            if isinstance(outcome, Exception):
+                raise outcome
+        return job.outcome
 
     async def _aunit(
         self,
