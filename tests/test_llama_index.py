@@ -308,6 +308,31 @@ def test_chunks_are_one_job_in_flight_together_with_per_chunk_events(
     assert vectors[37] == make("text-embedding-v4").get_text_embedding(texts[37])
 
 
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_image_chunks_are_one_job_too(make: Make, emu: Emulator, mode: str) -> None:
+    emu.config.latency = 0.05
+    debug = LlamaDebugHandler()
+    emb = make(
+        "qwen3-vl-embedding",
+        embed_batch_size=3,
+        max_concurrency=8,
+        callback_manager=CallbackManager([debug]),
+    )
+    urls = [f"https://example.com/images/{i}.png" for i in range(20)]
+    if mode == "sync":
+        vectors = emb.get_image_embedding_batch(urls)
+    else:
+        vectors = asyncio.run(emb.aget_image_embedding_batch(urls))
+    # LlamaIndex alone: 7 requests of at most 3, one chunk after another (sync).
+    assert batch_sizes(emu) == [5, 5, 5, 5]
+    assert emu.stats.max_in_flight == 4
+    events = debug.get_event_pairs("embedding")
+    assert [end.payload["chunks"] for _, end in events] == [
+        urls[i : i + 3] for i in range(0, 20, 3)
+    ]
+    assert vectors[13] == make("qwen3-vl-embedding").get_image_embedding(urls[13])
+
+
 def test_an_error_across_chunks_names_the_position_in_the_whole_batch(make: Make) -> None:
     texts = [f"text {i}" for i in range(60)]
     texts[45] = ""

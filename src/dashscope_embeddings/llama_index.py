@@ -99,30 +99,31 @@ SparseEncoding = tuple[list[list[int]], list[list[float]]]
 _INPUT_PREFIX = re.compile(r"^input (\d+):")
 
 DEFAULT_EMBED_BATCH_SIZE = 600
-"""Inputs per LlamaIndex chunk. A text batch is one job whatever its chunks
-(see ``DashScopeEmbedding.get_text_embedding_batch``); image and fused batches
-go chunk by chunk (sync: one after another). 600 is a multiple of every
-model's request limit (3, 10, 20, 25), so no chunk ends in a part-filled
-request, and is 60 text-embedding-v4 requests (30 of 20 elements), enough to
-keep ``max_concurrency`` busy. Image files are read when their request is
-sent, so a chunk's size does not decide how many image bytes are held.
+"""Inputs per LlamaIndex chunk. A text or image batch is one job whatever its
+chunks (see ``DashScopeEmbedding.get_text_embedding_batch``), so this decides
+only how LlamaIndex reports progress and events, and, where LlamaIndex's own
+chunk loop runs (an ``embeddings_cache`` or ``rate_limiter``), how requests
+fill: 600 is a multiple of every model's request limit (3, 10, 20, 25), so no
+chunk ends in a part-filled request.
 ``batch_size`` (inputs per request) is a separate, per-model setting."""
 
 
 @dataclass
 class _Embedded:
-    """The vectors of a whole text batch, handed out chunk by chunk (see
-    ``DashScopeEmbedding.get_text_embedding_batch``)."""
+    """The vectors of a whole text or image batch, handed out chunk by chunk
+    (see ``DashScopeEmbedding.get_text_embedding_batch``)."""
 
     owner: object
-    texts: list[str]
+    kind: str
+    inputs: list[Any]
     vectors: list[Embedding]
     offset: int = 0
 
-    def take(self, owner: object, chunk: list[str]) -> list[Embedding] | None:
+    def take(self, owner: object, kind: str, chunk: list[Any]) -> list[Embedding] | None:
         """The next chunk's vectors; ``None`` if ``chunk`` is not the next one."""
         start, end = self.offset, self.offset + len(chunk)
-        if owner is not self.owner or self.texts[start:end] != chunk:
+        # List equality tries identity first: LlamaIndex's chunks hold our objects.
+        if owner is not self.owner or kind != self.kind or self.inputs[start:end] != chunk:
             return None
         self.offset = end
         return self.vectors[start:end]
@@ -218,43 +219,45 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         """
         if not self._whole_batch(texts):
             return super().get_text_embedding_batch(texts, show_progress, **kwargs)
-        batch = list(texts)
-        vectors = embed_dense(self.core_client, batch, "document", self._pairing)
-        token = _EMBEDDED.set(_Embedded(self, batch, vectors))
-        try:
+        vectors = embed_dense(self.core_client, list(texts), "document", self._pairing)
+        with self._handing_out("text", texts, vectors):
             return super().get_text_embedding_batch(texts, show_progress, **kwargs)
-        finally:
-            _EMBEDDED.reset(token)
 
     async def aget_text_embedding_batch(
         self, texts: list[str], show_progress: bool = False, **kwargs: Any
     ) -> list[Embedding]:
         if not self._whole_batch(texts):
             return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
-        batch = list(texts)
-        vectors = await aembed_dense(self.core_client, batch, "document", self._pairing)
-        token = _EMBEDDED.set(_Embedded(self, batch, vectors))
-        try:
+        vectors = await aembed_dense(self.core_client, list(texts), "document", self._pairing)
+        with self._handing_out("text", texts, vectors):
             return await super().aget_text_embedding_batch(texts, show_progress, **kwargs)
+
+    def _whole_batch(self, inputs: Sequence[Any]) -> bool:
+        per_chunk = [getattr(self, name, None) for name in ("embeddings_cache", "rate_limiter")]
+        return len(inputs) > self.embed_batch_size and all(x is None for x in per_chunk)
+
+    @contextlib.contextmanager
+    def _handing_out(
+        self, kind: str, inputs: Sequence[Any], vectors: list[Embedding]
+    ) -> Iterator[None]:
+        token = _EMBEDDED.set(_Embedded(self, kind, list(inputs), vectors))
+        try:
+            yield
         finally:
             _EMBEDDED.reset(token)
 
-    def _whole_batch(self, texts: list[str]) -> bool:
-        per_chunk = [getattr(self, name, None) for name in ("embeddings_cache", "rate_limiter")]
-        return len(texts) > self.embed_batch_size and all(x is None for x in per_chunk)
-
-    def _embedded(self, texts: list[str]) -> list[Embedding] | None:
+    def _embedded(self, kind: str, chunk: list[Any]) -> list[Embedding] | None:
         embedded = _EMBEDDED.get()
-        return embedded.take(self, texts) if embedded is not None else None
+        return embedded.take(self, kind, chunk) if embedded is not None else None
 
     def _get_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        vectors = self._embedded(texts)
+        vectors = self._embedded("text", texts)
         if vectors is not None:
             return vectors
         return embed_dense(self.core_client, texts, "document", self._pairing)
 
     async def _aget_text_embeddings(self, texts: list[str]) -> list[Embedding]:
-        vectors = self._embedded(texts)
+        vectors = self._embedded("text", texts)
         if vectors is not None:
             return vectors
         return await aembed_dense(self.core_client, texts, "document", self._pairing)
@@ -303,10 +306,38 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
     async def _aget_image_embedding(self, img_file_path: ImageType) -> Embedding:
         return (await self._aget_image_embeddings([img_file_path]))[0]
 
+    def get_image_embedding_batch(
+        self, img_file_paths: list[ImageType], show_progress: bool = False
+    ) -> list[Embedding]:
+        """As LlamaIndex's, but the whole batch is one job (as for text batches).
+
+        Image files are read when their request is sent, so one job does not
+        hold more image bytes than the requests in flight."""
+        if len(img_file_paths) <= self.embed_batch_size:
+            return super().get_image_embedding_batch(img_file_paths, show_progress)
+        vectors = self.core_client.embed_images(img_file_paths).embeddings
+        with self._handing_out("image", img_file_paths, vectors):
+            return super().get_image_embedding_batch(img_file_paths, show_progress)
+
+    async def aget_image_embedding_batch(
+        self, img_file_paths: list[ImageType], show_progress: bool = False
+    ) -> list[Embedding]:
+        if len(img_file_paths) <= self.embed_batch_size:
+            return await super().aget_image_embedding_batch(img_file_paths, show_progress)
+        vectors = (await self.core_client.aembed_images(img_file_paths)).embeddings
+        with self._handing_out("image", img_file_paths, vectors):
+            return await super().aget_image_embedding_batch(img_file_paths, show_progress)
+
     def _get_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
+        vectors = self._embedded("image", img_file_paths)
+        if vectors is not None:
+            return vectors
         return self.core_client.embed_images(img_file_paths).embeddings
 
     async def _aget_image_embeddings(self, img_file_paths: list[ImageType]) -> list[Embedding]:
+        vectors = self._embedded("image", img_file_paths)
+        if vectors is not None:
+            return vectors
         return (await self.core_client.aembed_images(img_file_paths)).embeddings
 
     # -- fused text + image(s) + video --------------------------------------------
