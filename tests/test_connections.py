@@ -59,89 +59,48 @@ def _answer(number: int) -> bytes:
     return head.encode() + body
 
 
-class _OneAnswerPerConnection:
-    """Answers one request per connection, keep-alive promised, then closes it."""
-
-    def __init__(self) -> None:
-        self.connections = 0
-        self.closed = threading.Event()
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/api/v1"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                head, _, body = data.partition(b"\r\n\r\n")
-                length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                while len(body) < length:
-                    body += conn.recv(65536)
-                conn.sendall(_answer(self.connections))
-            self.closed.set()
-
-    def close(self) -> None:
-        self._sock.close()
+def _read_request(conn: socket.socket, data: bytes) -> bytes | None:
+    """One request (head, then a Content-Length body) after ``data`` already read;
+    what follows it, or ``None`` if the client closed first."""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    head, _, data = data.partition(b"\r\n\r\n")
+    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
+    while len(data) < length:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data[length:]
 
 
-def _client(server: _OneAnswerPerConnection) -> Any:
-    # No retries: a closed connection reused would fail the call.
-    return create_client(
-        "text-embedding-v4", base_url=server.base_url, api_key="k", dimension=64, max_retries=0
-    )
+class _Server:
+    """Answers requests with one vector, counting connections and requests.
 
+    ``keep_alive=False``: one answer per connection (keep-alive promised all
+    the same); the connection is closed at ``hang_up()``, once the client has
+    put it back among its idle ones. ``tls``: the connections are wrapped with
+    that server context.
+    """
 
-def test_a_connection_the_server_closed_is_not_reused_sync() -> None:
-    server = _OneAnswerPerConnection()
-    client = _client(server)
-    for _ in range(3):
-        server.closed.clear()
-        assert len(client.embed_texts(["x"]).embeddings) == 1
-        assert server.closed.wait(5)
-    client.close()
-    server.close()
-    assert server.connections == 3
-
-
-def test_a_connection_the_server_closed_is_not_reused_async() -> None:
-    server = _OneAnswerPerConnection()
-    client = _client(server)
-
-    async def calls() -> None:
-        for _ in range(3):
-            server.closed.clear()
-            assert len((await client.aembed_texts(["x"])).embeddings) == 1
-            assert await asyncio.to_thread(server.closed.wait, 5)
-        await client.aclose()
-
-    asyncio.run(calls())
-    server.close()
-    assert server.connections == 3
-
-
-class _TLSServer:
-    """Answers every request on a connection (keep-alive) over TLS, counting connections."""
-
-    def __init__(self, context: ssl.SSLContext) -> None:
+    def __init__(self, *, keep_alive: bool, tls: ssl.SSLContext | None = None) -> None:
         self.connections = 0
         self.requests = 0
-        self._context = context
+        self._hang_up = threading.Event()
+        self._closed = threading.Event()
+        self._keep_alive = keep_alive
+        self._tls = tls
         self._sock = socket.create_server(("127.0.0.1", 0))
         threading.Thread(target=self._serve, daemon=True).start()
 
     @property
     def base_url(self) -> str:
-        return f"https://localhost:{self._sock.getsockname()[1]}/api/v1"
+        host = "localhost" if self._tls else "127.0.0.1"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://{host}:{self._sock.getsockname()[1]}/api/v1"
 
     def _serve(self) -> None:
         while True:
@@ -154,26 +113,60 @@ class _TLSServer:
 
     def _one(self, raw: socket.socket) -> None:
         try:
-            with self._context.wrap_socket(raw, server_side=True) as conn:
-                data = b""
-                while True:
-                    while b"\r\n\r\n" not in data:
-                        chunk = conn.recv(65536)
-                        if not chunk:
-                            return
-                        data += chunk
-                    head, _, data = data.partition(b"\r\n\r\n")
-                    length = int(head.lower().split(b"content-length:")[1].split(b"\r\n")[0])
-                    while len(data) < length:
-                        data += conn.recv(65536)
-                    data = data[length:]
+            with self._tls.wrap_socket(raw, server_side=True) if self._tls else raw as conn:
+                rest: bytes | None = b""
+                while (rest := _read_request(conn, rest)) is not None:
                     self.requests += 1
                     conn.sendall(_answer(self.requests))
+                    if not self._keep_alive:
+                        self._hang_up.wait(5)
+                        break
         except (OSError, ssl.SSLError):
             return
+        self._closed.set()
+
+    def hang_up(self) -> None:
+        """Close the connection that got the last answer; return once it is closed."""
+        self._hang_up.set()
+        assert self._closed.wait(5)
+        self._hang_up.clear()
+        self._closed.clear()
 
     def close(self) -> None:
         self._sock.close()
+
+
+def _client(server: _Server) -> Any:
+    # No retries: a closed connection reused would fail the call.
+    return create_client(
+        "text-embedding-v4", base_url=server.base_url, api_key="k", dimension=64, max_retries=0
+    )
+
+
+def test_a_connection_the_server_closed_is_not_reused_sync() -> None:
+    server = _Server(keep_alive=False)
+    client = _client(server)
+    for _ in range(3):
+        assert len(client.embed_texts(["x"]).embeddings) == 1
+        server.hang_up()
+    client.close()
+    server.close()
+    assert server.connections == 3
+
+
+def test_a_connection_the_server_closed_is_not_reused_async() -> None:
+    server = _Server(keep_alive=False)
+    client = _client(server)
+
+    async def calls() -> None:
+        for _ in range(3):
+            assert len((await client.aembed_texts(["x"])).embeddings) == 1
+            await asyncio.to_thread(server.hang_up)
+        await client.aclose()
+
+    asyncio.run(calls())
+    server.close()
+    assert server.connections == 3
 
 
 def test_https_is_verified_and_its_connection_reused(
@@ -183,7 +176,7 @@ def test_https_is_verified_and_its_connection_reused(
     authority = trustme.CA()
     server_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     authority.issue_cert("localhost").configure_cert(server_context)
-    server = _TLSServer(server_context)
+    server = _Server(keep_alive=True, tls=server_context)
     for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy"):
         monkeypatch.delenv(name, raising=False)
     options = {"api_key": "k", "dimension": 64, "max_retries": 0}
