@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 from llama_index.core import VectorStoreIndex
+from llama_index.core.base.embeddings.base import Embedding
 from llama_index.core.callbacks import CallbackManager, LlamaDebugHandler
 from llama_index.core.instrumentation import get_dispatcher
 from llama_index.core.instrumentation.event_handlers import BaseEventHandler
@@ -280,56 +281,59 @@ async def test_async_chunks_launched_together_stay_within_max_concurrency(
     assert 1 < emu.stats.max_in_flight <= 3
 
 
+def _in_chunks(
+    emb: DashScopeEmbedding, method: str, inputs: list[Any], mode: str
+) -> tuple[list[Embedding], list[tuple[list[Any], list[Embedding]]]]:
+    """``emb.<method>(inputs)`` (``a<method>`` when async), and the chunks and
+    vectors of the EMBEDDING events, read from ``emb``'s LlamaDebugHandler."""
+    if mode == "sync":
+        vectors = getattr(emb, method)(inputs)
+    else:
+        vectors = asyncio.run(getattr(emb, "a" + method)(inputs))
+    (debug,) = emb.callback_manager.handlers
+    events = [
+        (end.payload["chunks"], end.payload["embeddings"])
+        for _, end in debug.get_event_pairs("embedding")
+    ]
+    return vectors, events
+
+
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_chunks_are_one_job_in_flight_together_with_per_chunk_events(
     make: Make, emu: Emulator, mode: str
 ) -> None:
     emu.config.latency = 0.05
-    debug = LlamaDebugHandler()
     emb = make(
         "text-embedding-v4",
         embed_batch_size=25,
         max_concurrency=8,
-        callback_manager=CallbackManager([debug]),
+        callback_manager=CallbackManager([LlamaDebugHandler()]),
     )
     texts = [f"text {i}" for i in range(100)]
-    if mode == "sync":
-        vectors = emb.get_text_embedding_batch(texts)
-    else:
-        vectors = asyncio.run(emb.aget_text_embedding_batch(texts))
+    vectors, events = _in_chunks(emb, "get_text_embedding_batch", texts, mode)
     # LlamaIndex alone: chunks of 25 as 10+10+5, one chunk after another (sync).
     assert batch_sizes(emu) == [10] * 10
     assert emu.stats.max_in_flight == 8
-    events = debug.get_event_pairs("embedding")
-    assert [end.payload["chunks"] for _, end in events] == [
-        texts[i : i + 25] for i in range(0, 100, 25)
-    ]
-    assert [end.payload["embeddings"] for _, end in events][1][12] == vectors[37]
+    assert [chunk for chunk, _ in events] == [texts[i : i + 25] for i in range(0, 100, 25)]
+    assert events[1][1][12] == vectors[37]
     assert vectors[37] == make("text-embedding-v4").get_text_embedding(texts[37])
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
 def test_image_chunks_are_one_job_too(make: Make, emu: Emulator, mode: str) -> None:
     emu.config.latency = 0.05
-    debug = LlamaDebugHandler()
     emb = make(
         "qwen3-vl-embedding",
         embed_batch_size=3,
         max_concurrency=8,
-        callback_manager=CallbackManager([debug]),
+        callback_manager=CallbackManager([LlamaDebugHandler()]),
     )
     urls = [f"https://example.com/images/{i}.png" for i in range(20)]
-    if mode == "sync":
-        vectors = emb.get_image_embedding_batch(urls)
-    else:
-        vectors = asyncio.run(emb.aget_image_embedding_batch(urls))
+    vectors, events = _in_chunks(emb, "get_image_embedding_batch", urls, mode)
     # LlamaIndex alone: 7 requests of at most 3, one chunk after another (sync).
     assert batch_sizes(emu) == [5, 5, 5, 5]
     assert emu.stats.max_in_flight == 4
-    events = debug.get_event_pairs("embedding")
-    assert [end.payload["chunks"] for _, end in events] == [
-        urls[i : i + 3] for i in range(0, 20, 3)
-    ]
+    assert [chunk for chunk, _ in events] == [urls[i : i + 3] for i in range(0, 20, 3)]
     assert vectors[13] == make("qwen3-vl-embedding").get_image_embedding(urls[13])
 
 
