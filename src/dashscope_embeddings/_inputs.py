@@ -257,7 +257,7 @@ class ImageFile(InlineImage):
     position: int
 
     def content(self) -> bytes:
-        what = f"image file {excerpt(str(self.path))}"
+        what = _file_label(self.path)
         data, _ = _read_file(self.path, self.position, what, self.nbytes + 1)
         if len(data) != self.nbytes or detect_image_format(data) != self.format:
             raise InputError(
@@ -268,8 +268,13 @@ class ImageFile(InlineImage):
         return data
 
 
+def _file_label(path: Path) -> str:
+    """How messages name an image file, when it is checked and when it is read."""
+    return f"image file {excerpt(str(path))}"
+
+
 def _from_path(path: Path, position: int, spec: ModelSpec) -> Image:
-    what = f"image file {excerpt(str(path))}"
+    what = _file_label(path)
     # The size decides before the content is read; the content is read when
     # its request is sent (ImageFile), never more than the limit + 1 bytes.
     head, size = _read_file(path, position, what, _HEAD_BYTES)
