@@ -88,12 +88,17 @@ def test_429s_slow_all_traffic_and_never_fail_a_progressing_job(
     expected: list[list[float]],
 ) -> None:
     with Emulator(latency=0.02) as emu:
-        # 12 429s for 20 requests allowed one retry each: some get more 429s
+        # 12 429s for 40 requests allowed one retry each: some get more 429s
         # than their retries, and keep trying because others succeed.
         emu.inject(status=429, times=12, retry_after=0)
         client = _client(emu, max_concurrency=8, max_retries=1)
-        assert client.embed_texts(TEXTS[:200]).embeddings == expected[:200]
-        assert _settle(emu) == 20 + 12
+        start = time.monotonic()
+        assert client.embed_texts(TEXTS[:400]).embeddings == expected[:400]
+        assert _settle(emu) == 40 + 12
+        # A burst in which nothing got through tells no rate: the job must not
+        # go on at "one request a second" (it took 43 s so), nor the next call.
+        client.embed_texts(TEXTS[400:800])
+        assert time.monotonic() - start < 10
 
 
 def test_a_failed_call_keeps_what_it_paid_for_and_can_resume(

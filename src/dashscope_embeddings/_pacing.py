@@ -137,8 +137,12 @@ class LearnedRate:
     the ``W`` seconds before it (``W`` = the ``Retry-After``, at least 1 s: the
     quota's window as far as the service tells) minus the 429s answering them,
     times ``MARGIN``; later 429s of the same overshoot (until its pause has
-    passed) refine that count instead of cutting again. Between 429s the rate
-    grows by ``GROWTH`` of itself per second, so a raised quota is found again.
+    passed) refine that count instead of cutting again, and the estimate
+    applies once they are in. A window in which nothing got through tells no
+    rate, and one overshoot never more than halves the rate (TCP's decrease):
+    a window the pacing left half empty measures the pacing, not the service.
+    Between 429s the rate grows by ``GROWTH`` of itself per second, so a
+    raised quota is found again.
     Sends are counted when booked, so answers arriving in any order (the 429s
     and successes of one burst arrive together) give the same estimate.
     Not thread-safe: its owner serialises calls. No I/O.
@@ -151,6 +155,8 @@ class LearnedRate:
         self._since = 0.0
         """When the rate was last set (growth counts from here)."""
         self._episode_end = -math.inf
+        self._settled = -math.inf
+        """When the estimate applies: the pause is over and no 429 came for a while."""
         self._window = 1.0
         self._cut_at = -math.inf
         self._throttled = 0
@@ -158,6 +164,13 @@ class LearnedRate:
         """The rate before this episode's cut (an episode never raises it)."""
 
     def rate(self, now: float) -> float | None:
+        if now < self._settled:
+            # The overshoot's 429s are still coming in, each refining the
+            # estimate; a booking made on a passing value would keep it (the
+            # transient burst passes through "one request a second" on its way
+            # to "nothing got through"). Pacing stays as it was; the pause and
+            # the halved concurrency cap hold the traffic back meanwhile.
+            return self._before
         if self.per_second is None:
             return None
         return self.per_second * (1 + GROWTH * max(0.0, now - self._since))
@@ -175,13 +188,21 @@ class LearnedRate:
             self._throttled = 0
         self._throttled += 1
         self._episode_end = max(paused_until, now) + EPISODE
+        self._settled = max(paused_until, now + EPISODE)
         start = self._cut_at - self._window
         accepted = sum(1 for t in self._sends if start < t <= self._cut_at) - self._throttled
-        estimate = MARGIN * max(1.0, accepted) / self._window
-        if self._before is not None:
-            estimate = min(estimate, MARGIN * self._before)
-        self.per_second = estimate
-        self._since = max(paused_until, now)
+        measured = MARGIN * accepted / self._window if accepted > 0 else None
+        if self._before is None:
+            # Nothing got through (``None``): a transient refusal, or a quota
+            # someone else used up. A rate learned from that would be a guess
+            # the job then crawls at; pacing stays off, and the pause and the
+            # halved concurrency cap hold the traffic back.
+            self.per_second = measured
+        else:
+            # At most halved per overshoot: a window the pacing itself left
+            # half empty measures the pacing, not the service.
+            self.per_second = max(CUT * self._before, min(measured or 0.0, MARGIN * self._before))
+        self._since = self._settled
 
 
 class LocalPacer:
