@@ -101,6 +101,35 @@ def test_429s_slow_all_traffic_and_never_fail_a_progressing_job(
         assert time.monotonic() - start < 10
 
 
+@pytest.mark.parametrize("sync", [True, False])
+async def test_no_request_is_sent_into_a_retry_after_pause(
+    sync: bool, expected: list[list[float]]
+) -> None:
+    # Paced at twice the quota: requests wait for bookings made ahead at the
+    # old rate when the 429 and its Retry-After arrive; they must not go out
+    # during the pause.
+    with Emulator(rpm=600, rpm_window=1.0) as emu:
+        client = _client(emu, requests_per_minute=1200, max_concurrency=16)
+        if sync:
+            result = await asyncio.to_thread(client.embed_texts, TEXTS[:200])
+        else:
+            result = await client.aembed_texts(TEXTS[:200])
+        assert result.embeddings == expected[:200]
+        _settle(emu)
+        records = emu.requests
+        # The emulator answers Retry-After: 1 for a 1 s window.
+        pauses = [(r.arrived, r.arrived + 1.0) for r in records if r.status == 429]
+        assert pauses
+        # 50 ms for a 429's answer to travel and a request already on its way.
+        inside = [
+            r.arrived - start
+            for r in records
+            for start, end in pauses
+            if start + 0.05 < r.arrived < end - 0.05
+        ]
+        assert not inside, f"requests sent during a Retry-After pause (s after its 429): {inside}"
+
+
 def test_a_failed_call_keeps_what_it_paid_for_and_can_resume(
     expected: list[list[float]],
 ) -> None:

@@ -180,6 +180,11 @@ class LearnedRate:
         while self._sends and self._sends[0] < at - 60.0:
             self._sends.popleft()
 
+    def void_after(self, now: float) -> None:
+        """Forget the sends booked after ``now``: they will be booked again."""
+        while self._sends and self._sends[-1] > now:
+            self._sends.pop()
+
     def throttled(self, now: float, paused_until: float, retry_after: float | None) -> None:
         if now >= self._episode_end:  # a new overshoot: cut once
             self._before = self.rate(now)
@@ -247,6 +252,10 @@ class LocalPacer:
         with self._lock:
             now = self._clock()
             self._slowdown.throttled(now, retry_after)
+            # The bookings ahead were made at the old rate and may fall in the
+            # pause: they are void, and their requests book again (the runner).
+            self._requests, self._tokens = Schedule(), Schedule()
+            self._learned.void_after(now)
             if not self._rpm:
                 self._learned.throttled(now, self._slowdown.paused_until, retry_after)
 

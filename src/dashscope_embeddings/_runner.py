@@ -102,6 +102,8 @@ class Runner:
         self.policy = policy
         self.give_up_after = give_up_after
         self._clock = clock
+        self.throttles = 0
+        """429s answered so far (see ``_Booking``)."""
 
     # -- deciding what a failure means -------------------------------------------
 
@@ -117,6 +119,7 @@ class Runner:
         """After a failed attempt: seconds to wait before retrying, or the halves of a
         refused batch to try instead; ``Stopped`` when the call fails with ``error``."""
         if error.status_code == 429:
+            self.throttles += 1
             self.pacer.throttled(error.retry_after)
             self.limiter.throttled(sent)
         if isinstance(error, BadRequestError) and len(request.slots) > 1:
@@ -211,8 +214,11 @@ class Runner:
             with self.limiter.slot(lambda: job.stopped(unit)):
                 sent = self._clock()
                 try:
-                    # The pacer's booking holds any ``Retry-After`` pause too.
-                    self._sleep(job, unit, self.pacer.reserve(request.tokens))
+                    booking = _Booking(self, request.tokens)
+                    while (pause := booking.wait()) > 0:
+                        self._sleep(job, unit, pause)
+                    if job.stopped(unit):
+                        raise Stopped
                     sent = self._clock()
                     self._succeeded(job, send(request))
                     return
@@ -313,9 +319,10 @@ class Runner:
             async with self.limiter.aslot():
                 sent = self._clock()
                 try:
-                    delay = self.pacer.reserve(request.tokens)
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                    booking = _Booking(self, request.tokens)
+                    # Steps, not an Event: the 429 may come from another thread or loop.
+                    while (pause := booking.wait()) > 0:  # noqa: ASYNC110
+                        await asyncio.sleep(pause)
                     if job.stopped(unit):
                         raise Stopped
                     sent = self._clock()
@@ -336,3 +343,27 @@ class Runner:
                 with self._half(job, unit):
                     await self._aattempts(job, unit, half, send)
             return
+
+
+class _Booking:
+    """A request's wait for its pacer booking (which holds any ``Retry-After`` pause).
+
+    A 429 that comes while it waits voids the bookings ahead: they were made
+    at the old rate and may fall in the new pause, so the request books again.
+    Waiting in steps of at most ``_POLL`` notices that without waking anyone.
+    """
+
+    def __init__(self, runner: Runner, tokens: int) -> None:
+        self._runner = runner
+        self._tokens = tokens
+        self._book()
+
+    def _book(self) -> None:
+        self._seen = self._runner.throttles
+        self._at = self._runner._clock() + self._runner.pacer.reserve(self._tokens)
+
+    def wait(self) -> float:
+        """Seconds to sleep before asking again; 0 once the request may be sent."""
+        if self._runner.throttles != self._seen:
+            self._book()
+        return min(max(0.0, self._at - self._runner._clock()), _POLL)
