@@ -121,6 +121,13 @@ MARGIN = 0.95
 GROWTH = 0.01
 """...and grows by this share of itself per second without a 429 (additive per
 unit of time, not per answer: a faster client must not probe faster)."""
+PLATEAU = 0.98
+"""...but stays below this share of what the service let through (the quota,
+as far as the last overshoot told)...
+"""
+HOLD = 30.0
+"""...for this many seconds, then probes above it at ``GROWTH`` (TCP CUBIC's
+plateau near the last loss): each probe past the quota costs everyone a pause."""
 EPISODE = 0.25
 """Seconds after a 429 (or its ``Retry-After`` pause) during which further 429s
 answer the same overshoot: they refine the estimate but do not cut again."""
@@ -141,8 +148,9 @@ class LearnedRate:
     applies once they are in. A window in which nothing got through tells no
     rate, and one overshoot never more than halves the rate (TCP's decrease):
     a window the pacing left half empty measures the pacing, not the service.
-    Between 429s the rate grows by ``GROWTH`` of itself per second, so a
-    raised quota is found again.
+    Between 429s the rate grows by ``GROWTH`` of itself per second up to a
+    plateau just under what got through, where it stays for ``HOLD`` seconds
+    before probing above it, so a raised quota is found again.
     Sends are counted when booked, so answers arriving in any order (the 429s
     and successes of one burst arrive together) give the same estimate.
     Not thread-safe: its owner serialises calls. No I/O.
@@ -162,6 +170,7 @@ class LearnedRate:
         self._throttled = 0
         self._before: float | None = None
         """The rate before this episode's cut (an episode never raises it)."""
+        self._plateau: float | None = None
 
     def rate(self, now: float) -> float | None:
         if now < self._settled:
@@ -173,7 +182,11 @@ class LearnedRate:
             return self._before
         if self.per_second is None:
             return None
-        return self.per_second * (1 + GROWTH * max(0.0, now - self._since))
+        grown = self.per_second * (1 + GROWTH * max(0.0, now - self._since))
+        if self._plateau is None:
+            return grown
+        probing = max(0.0, now - self._since - HOLD)
+        return min(grown, self._plateau * (1 + GROWTH * probing))
 
     def sent(self, at: float) -> None:
         self._sends.append(at)
@@ -197,6 +210,7 @@ class LearnedRate:
         start = self._cut_at - self._window
         accepted = sum(1 for t in self._sends if start < t <= self._cut_at) - self._throttled
         measured = MARGIN * accepted / self._window if accepted > 0 else None
+        self._plateau = None if measured is None else measured / MARGIN * PLATEAU
         if self._before is None:
             # Nothing got through (``None``): a transient refusal, or a quota
             # someone else used up. A rate learned from that would be a guess
