@@ -78,6 +78,17 @@ class EmbeddingResult:
     nested fields flattened with dots (``input_tokens_details.image_tokens``)."""
     request_ids: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        # Counts, not numbers: the vectors of a large call print as megabytes,
+        # and asyncio.run() formats its task's result once as it finishes.
+        dimensions = {len(vector) for vector in self.embeddings}
+        shape = f"{len(self.embeddings)} × {'/'.join(map(str, sorted(dimensions))) or 0}"
+        sparse = None if self.sparse_embeddings is None else f"<{len(self.sparse_embeddings)}>"
+        return (
+            f"EmbeddingResult(embeddings=<{shape}>, sparse_embeddings={sparse}, "
+            f"usage={self.usage!r}, request_ids=<{len(self.request_ids)}>)"
+        )
+
 
 class DashScopeClient(Closing):
     """Embeds texts, images, videos and fused items with one DashScope model.
