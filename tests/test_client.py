@@ -6,6 +6,7 @@ import asyncio
 import copy
 import pickle
 import threading
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -277,6 +278,28 @@ async def test_async_image_calls_read_images_off_the_event_loop(
     assert len(readers) == 2
     assert loop_thread not in readers
     assert emu.stats.requests == 2
+
+
+async def test_image_files_are_encoded_on_one_thread_that_closing_ends(
+    emulator_options: dict[str, Any], tmp_path: Path
+) -> None:
+    # Bodies with image files are encoded off the loop by one thread per
+    # client (several at once finish together, late); close() ends it.
+    from PIL import Image as PILImage
+
+    paths = []
+    for i in range(12):
+        paths.append(tmp_path / f"{i}.png")
+        PILImage.new("RGB", (8, 8), (20 * i, 0, 0)).save(paths[-1])
+    before = set(threading.enumerate())
+    client = _client(emulator_options, model="qwen3-vl-embedding", max_concurrency=4)
+    result = await client.aembed_images(paths)
+    assert len(result.embeddings) == 12
+    encoders = [t for t in set(threading.enumerate()) - before if "encoder" in t.name]
+    assert len(encoders) == 1
+    await client.aclose()
+    encoders[0].join(5)
+    assert not encoders[0].is_alive()
 
 
 def test_request_ids_one_per_request_as_the_service_sent_them(

@@ -237,7 +237,7 @@ class DashScopeClient(Closing):
         # Inline images are read from their files and base64-encoded as the
         # body is encoded: file I/O and milliseconds of CPU, off the loop.
         if request.inline_bytes:
-            prepared = await asyncio.to_thread(self._transport.prepare, request.body)
+            prepared = await self._transport.aprepare(request.body)
         else:
             prepared = self._transport.prepare(request.body)
         answer = await self._transport.asend(request.endpoint.path, prepared)

@@ -22,6 +22,7 @@ import time
 import urllib.request
 import weakref
 from collections.abc import AsyncGenerator, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -146,6 +147,20 @@ class _Clients:
         self.by_loop: weakref.WeakKeyDictionary[
             asyncio.AbstractEventLoop, tuple[httpx.AsyncClient, AsyncGenerator[None, None]]
         ] = weakref.WeakKeyDictionary()
+        self._encoder: ThreadPoolExecutor | None = None
+
+    def encoder(self) -> ThreadPoolExecutor:
+        """One thread that encodes bodies with inline images, in the order asked.
+
+        Encoding is CPU work under the GIL: several threads at it finish their
+        bodies together, late, and starve the event loop meanwhile; one thread
+        hands them out one by one, so the first request leaves as soon as its
+        body is ready (200 images at 32 in flight: 0.65 -> 0.8 of the bound).
+        """
+        with self.lock:
+            if self._encoder is None:
+                self._encoder = ThreadPoolExecutor(1, thread_name_prefix="dashscope-encoder")
+            return self._encoder
 
     def release_closed_loops(self) -> None:
         # A loop closed without shutting down its async generators (a bare
@@ -159,8 +174,11 @@ class _Clients:
             return
         with self.lock:
             client, self.sync = self.sync, None
+            encoder, self._encoder = self._encoder, None
         if client is not None:
             client.close()
+        if encoder is not None:
+            encoder.shutdown(wait=False)
         # Dropping an async client's closer hands it to its loop's async
         # generator finalizer, which closes the client on that loop (from
         # any thread), unless the loop is closed already.
@@ -264,6 +282,12 @@ class Transport:
         except orjson.JSONEncodeError as exc:
             raise InputError(f"the request cannot be encoded as JSON: {exc}") from None
         return content, self._settings.headers(), response_limit(body)
+
+    async def aprepare(self, body: Mapping[str, Any]) -> Prepared:
+        """``prepare`` off the loop, on the encoder thread: for bodies that read
+        and base64-encode image files (file I/O and milliseconds of CPU)."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._own().encoder(), self.prepare, body)
 
     def _request(
         self,
