@@ -25,8 +25,9 @@ class Pacer(Protocol):
         """Book one request of about ``tokens`` tokens; seconds to wait before sending it.
 
         ``tokens`` is an estimate never below the service's own count, so a
-        tokens-per-minute budget is never overrun. The booking is final: a
-        caller that waits the returned time then sends without asking again.
+        tokens-per-minute budget is never overrun. A caller that waits the
+        returned time then sends without asking again, unless a 429 came
+        meanwhile: that voids the bookings not yet sent, and it books again.
         """
         ...
 
@@ -231,7 +232,8 @@ class LocalPacer:
     budget slows down together (``Slowdown``: a cut at most once a second,
     then 2% of the configured rate back per answered request); without
     configured budgets the first 429 starts pacing to a ``LearnedRate``.
-    Every 429's ``Retry-After`` pauses every booking. Thread-safe; no I/O.
+    Every 429's ``Retry-After`` pauses every booking, and voids the bookings
+    ahead (their requests book again). Thread-safe; no I/O.
     """
 
     def __init__(
