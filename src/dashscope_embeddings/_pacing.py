@@ -211,7 +211,6 @@ class LearnedRate:
         start = self._cut_at - self._window
         accepted = sum(1 for t in self._sends if start < t <= self._cut_at) - self._throttled
         measured = MARGIN * accepted / self._window if accepted > 0 else None
-        self._plateau = None if measured is None else measured / MARGIN * PLATEAU
         if self._before is None:
             # Nothing got through (``None``): a transient refusal, or a quota
             # someone else used up. A rate learned from that would be a guess
@@ -222,6 +221,9 @@ class LearnedRate:
             # At most halved per overshoot: a window the pacing itself left
             # half empty measures the pacing, not the service.
             self.per_second = max(CUT * self._before, min(measured or 0.0, MARGIN * self._before))
+        # From the rate set, not from the count: where the halving floor set
+        # the rate, the count measured the pacing and would cap it lower still.
+        self._plateau = None if self.per_second is None else self.per_second / MARGIN * PLATEAU
         self._since = self._settled
 
 
