@@ -119,16 +119,14 @@ class Slowdown:
 
 MARGIN = 0.95
 """A learned rate is this share of what the service let through."""
-GROWTH = 0.01
-"""...and grows by this share of itself per second without a 429 (additive per
-unit of time, not per answer: a faster client must not probe faster)."""
-PLATEAU = 0.98
-"""...but stays below this share of what the service let through (the quota,
-as far as the last overshoot told)...
-"""
 HOLD = 30.0
-"""...for this many seconds, then probes above it at ``GROWTH`` (TCP CUBIC's
-plateau near the last loss): each probe past the quota costs everyone a pause."""
+"""...and holds there this many seconds after a 429 (TCP CUBIC's plateau near
+the last loss: each probe past the quota costs everyone a pause)...
+"""
+GROWTH = 0.01
+"""...then grows by this share of itself per second until the next 429, so a
+raised quota is found again (per unit of time, not per answer: a faster client
+must not probe faster)."""
 EPISODE = 0.25
 """Seconds after a 429 (or its ``Retry-After`` pause) during which further 429s
 answer the same overshoot: they refine the estimate but do not cut again."""
@@ -149,9 +147,9 @@ class LearnedRate:
     applies once they are in. A window in which nothing got through tells no
     rate, and one overshoot never more than halves the rate (TCP's decrease):
     a window the pacing left half empty measures the pacing, not the service.
-    Between 429s the rate grows by ``GROWTH`` of itself per second up to a
-    plateau just under what got through, where it stays for ``HOLD`` seconds
-    before probing above it, so a raised quota is found again.
+    The rate then holds for ``HOLD`` seconds (its 5% margin absorbs sends a
+    few tens of milliseconds late against a 1 s window) before it grows by
+    ``GROWTH`` of itself per second, so a raised quota is found again.
     Sends are counted when booked, so answers arriving in any order (the 429s
     and successes of one burst arrive together) give the same estimate.
     Not thread-safe: its owner serialises calls. No I/O.
@@ -171,7 +169,6 @@ class LearnedRate:
         self._throttled = 0
         self._before: float | None = None
         """The rate before this episode's cut (an episode never raises it)."""
-        self._plateau: float | None = None
 
     def rate(self, now: float) -> float | None:
         if now < self._settled:
@@ -183,11 +180,7 @@ class LearnedRate:
             return self._before
         if self.per_second is None:
             return None
-        grown = self.per_second * (1 + GROWTH * max(0.0, now - self._since))
-        if self._plateau is None:
-            return grown
-        probing = max(0.0, now - self._since - HOLD)
-        return min(grown, self._plateau * (1 + GROWTH * probing))
+        return self.per_second * (1 + GROWTH * max(0.0, now - self._since - HOLD))
 
     def sent(self, at: float) -> None:
         self._sends.append(at)
@@ -221,9 +214,6 @@ class LearnedRate:
             # At most halved per overshoot: a window the pacing itself left
             # half empty measures the pacing, not the service.
             self.per_second = max(CUT * self._before, min(measured or 0.0, MARGIN * self._before))
-        # From the rate set, not from the count: where the halving floor set
-        # the rate, the count measured the pacing and would cap it lower still.
-        self._plateau = None if self.per_second is None else self.per_second / MARGIN * PLATEAU
         self._since = self._settled
 
 
