@@ -103,7 +103,8 @@ class Runner:
         self.give_up_after = give_up_after
         self._clock = clock
         self.throttles = 0
-        """429s answered so far (see ``_Booking``)."""
+        """429s answered so far (see ``_Booking``). Unlocked: a lost increment
+        still changes the count, which is all a waiting request looks at."""
 
     # -- deciding what a failure means -------------------------------------------
 
