@@ -159,11 +159,10 @@ class LearnedRate:
         self.per_second: float | None = None
         """Requests per second; ``None`` until the first 429."""
         self._sends: deque[float] = deque()
-        self._since = 0.0
-        """When the rate was last set (growth counts from here)."""
         self._episode_end = -math.inf
         self._settled = -math.inf
-        """When the estimate applies: the pause is over and no 429 came for a while."""
+        """When the estimate applies: the pause is over and no 429 came for a
+        while. The hold, then the growth, count from here."""
         self._window = 1.0
         self._cut_at = -math.inf
         self._throttled = 0
@@ -180,7 +179,7 @@ class LearnedRate:
             return self._before
         if self.per_second is None:
             return None
-        return self.per_second * (1 + GROWTH * max(0.0, now - self._since - HOLD))
+        return self.per_second * (1 + GROWTH * max(0.0, now - self._settled - HOLD))
 
     def sent(self, at: float) -> None:
         self._sends.append(at)
@@ -214,7 +213,6 @@ class LearnedRate:
             # At most halved per overshoot: a window the pacing itself left
             # half empty measures the pacing, not the service.
             self.per_second = max(CUT * self._before, min(measured or 0.0, MARGIN * self._before))
-        self._since = self._settled
 
 
 class LocalPacer:
