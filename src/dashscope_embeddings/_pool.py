@@ -86,13 +86,17 @@ class _SSL:
 
     def __init__(self) -> None:
         self._context: ssl.SSLContext | None = None
+        # The sync transport's threads all open their first connections at
+        # once: without the lock each would load the bundle itself.
+        self._lock = threading.Lock()
 
     def context(self, origin: httpcore.Origin) -> ssl.SSLContext | None:
         if origin.scheme != b"https":
             return None
-        if self._context is None:
-            self._context = httpx.create_ssl_context()
-        return self._context
+        with self._lock:
+            if self._context is None:
+                self._context = httpx.create_ssl_context()
+            return self._context
 
 
 def _core_request(request: httpx.Request) -> httpcore.Request:
