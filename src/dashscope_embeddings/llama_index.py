@@ -312,7 +312,8 @@ class DashScopeEmbedding(MultiModalEmbedding, DashScopeOptions):
         """As LlamaIndex's, but the whole batch is one job (as for text batches).
 
         Image files are read when their request is sent, so one job does not
-        hold more image bytes than the requests in flight."""
+        hold more image bytes than the requests in flight. (LlamaIndex's image
+        batch has no cache or rate limiter, so only the size decides.)"""
         if len(img_file_paths) <= self.embed_batch_size:
             return super().get_image_embedding_batch(img_file_paths, show_progress)
         vectors = self.core_client.embed_images(img_file_paths).embeddings
