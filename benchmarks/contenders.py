@@ -59,6 +59,13 @@ def ours(base_url: str, concurrency: int, **options: Any) -> list[Contender]:
     ]
 
 
+def ceiling(base_url: str, concurrency: int) -> Contender:
+    """The bare asyncio client (``bare.py``): what this machine leaves any client."""
+    import bare
+
+    return Contender(bare.NAME, concurrency, bare.texts_call(base_url, concurrency, MODEL, BATCH))
+
+
 def others(base_url: str, compatible_url: str, concurrency: int) -> list[Contender]:
     found: list[Contender] = []
     for build in (_community, _llama_dashscope, _sdk, _langchain_openai, _llama_openai):

@@ -40,6 +40,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
+import bare
 import contenders
 import report
 from measure import Row, measure, peak_memory
@@ -132,6 +133,7 @@ def image_rows(
             "ours LangChain async": lambda p, lc=lc: asyncio.run(lc.aembed_images(p)),
             "ours LlamaIndex sync": li.get_image_embedding_batch,
             "ours LlamaIndex async": lambda p, li=li: asyncio.run(li.aget_image_embedding_batch(p)),
+            bare.NAME: bare.images_call(emu.base_url, c, model, 5),
         }
         for name, call in calls.items():
             if only and not any(o in name for o in only):
@@ -259,6 +261,8 @@ def main() -> None:
             for scenario in scenarios:
                 print(f"\n== ours at max_concurrency {c}, {scenario}")
                 ours = contenders.ours(emu.base_url, c)
+                if scenario == "clean":
+                    ours.append(contenders.ceiling(emu.base_url, c))
                 sweep += run_scenario(emu, scenario, ours, inputs, latency)
         if not args.quick:
             with tempfile.TemporaryDirectory() as folder:
@@ -303,8 +307,10 @@ def targeted(args: argparse.Namespace) -> None:
         for c in concurrencies:
             for scenario in (s for s in wanted if s in SCENARIOS):
                 print(f"\n== ours at max_concurrency {c}, {scenario}")
-                ours = chosen(contenders.ours(emu.base_url, c))
-                rows += run_scenario(emu, scenario, ours, inputs, args.latency)
+                ours = contenders.ours(emu.base_url, c)
+                if scenario == "clean":
+                    ours.append(contenders.ceiling(emu.base_url, c))
+                rows += run_scenario(emu, scenario, chosen(ours), inputs, args.latency)
         if "images" in wanted:
             with tempfile.TemporaryDirectory() as folder:
                 print("\n== ours, 200 images of ~100 KB, qwen3-vl-embedding")

@@ -136,7 +136,7 @@ class _Server:
         self._sock.close()
 
 
-def _client(server: _Server) -> Any:
+def _client(server: _Server | _Scripted) -> Any:
     # No retries: a closed connection reused would fail the call.
     return create_client(
         "text-embedding-v4", base_url=server.base_url, api_key="k", dimension=64, max_retries=0
@@ -203,3 +203,167 @@ def test_https_is_verified_and_its_connection_reused(
     finally:
         server.close()
     assert server.connections - before == 2  # one for the sync calls, one for the loop's
+
+
+# -- how an answer is framed: both shells read every framing HTTP/1.1 allows --
+
+
+def _vector_body(number: int) -> bytes:
+    return orjson.dumps(
+        {
+            "output": {"embeddings": [{"text_index": 0, "embedding": [0.25] * 64}]},
+            "usage": {"total_tokens": 1},
+            "request_id": f"r-{number}",
+        }
+    )
+
+
+def _chunked(body: bytes) -> bytes:
+    # Uneven chunks, a chunk extension and a trailer: all legal, all to be skipped.
+    pieces = [body[:7], body[7:500], body[500:]]
+    out = b"".join(b"%x;ext=1\r\n%s\r\n" % (len(p), p) for p in pieces if p)
+    return out + b"0\r\nx-trailer: yes\r\n\r\n"
+
+
+class _Scripted:
+    """Answers request ``n`` (from 1) with ``answer(n)``: the raw bytes, and whether
+    to close the connection after them. Counts connections and requests."""
+
+    def __init__(self, answer: Any) -> None:
+        self.connections = 0
+        self.requests = 0
+        self._answer = answer
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/api/v1"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            rest: bytes | None = b""
+            while (rest := _read_request(conn, rest)) is not None:
+                self.requests += 1
+                data, close = self._answer(self.requests)
+                conn.sendall(data)
+                if close:
+                    conn.shutdown(socket.SHUT_WR)
+                    return
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def _three_calls(server: _Scripted, mode: str) -> list[list[float]]:
+    client = _client(server)
+    if mode == "sync":
+        vectors = [client.embed_texts(["x"]).embeddings[0] for _ in range(3)]
+        client.close()
+        return vectors
+
+    async def calls() -> list[list[float]]:
+        out = [(await client.aembed_texts(["x"])).embeddings[0] for _ in range(3)]
+        await client.aclose()
+        return out
+
+    return asyncio.run(calls())
+
+
+_FRAMINGS = {
+    # name: (answer(n) -> (bytes, close), connections for three calls)
+    "content-length": (
+        lambda n: (
+            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(_vector_body(n))
+            + _vector_body(n),
+            False,
+        ),
+        1,
+    ),
+    "chunked": (
+        lambda n: (
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(_vector_body(n)),
+            False,
+        ),
+        1,
+    ),
+    "100 Continue first": (
+        lambda n: (
+            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
+            % len(_vector_body(n))
+            + _vector_body(n),
+            False,
+        ),
+        1,
+    ),
+    "connection: close": (
+        lambda n: (
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
+            % len(_vector_body(n))
+            + _vector_body(n),
+            True,
+        ),
+        3,
+    ),
+    "no length, to the end of the connection": (
+        lambda n: (b"HTTP/1.1 200 OK\r\n\r\n" + _vector_body(n), True),
+        3,
+    ),
+    "HTTP/1.0": (
+        lambda n: (
+            b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(_vector_body(n))
+            + _vector_body(n),
+            True,
+        ),
+        3,
+    ),
+}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("framing", list(_FRAMINGS))
+def test_every_framing_of_an_answer_is_read_and_reuses_only_a_kept_connection(
+    framing: str, mode: str
+) -> None:
+    answer, connections = _FRAMINGS[framing]
+    server = _Scripted(answer)
+    try:
+        vectors = _three_calls(server, mode)
+    finally:
+        server.close()
+    assert vectors == [[0.25] * 64] * 3
+    assert server.requests == 3
+    assert server.connections == connections
+
+
+_BROKEN = {
+    "malformed status line": b"HTTP/1.1 OK\r\nContent-Length: 2\r\n\r\n{}",
+    "body cut short": b'HTTP/1.1 200 OK\r\nContent-Length: 900\r\n\r\n{"output":',
+    "chunk cut short": b'HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n400\r\n{"out',
+    "malformed chunk size": b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n{}\r\n",
+    "closed without an answer": b"",
+}
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+@pytest.mark.parametrize("broken", list(_BROKEN))
+def test_a_broken_answer_is_a_connection_error_never_a_vector(broken: str, mode: str) -> None:
+    server = _Scripted(lambda n: (_BROKEN[broken], True))
+    client = _client(server)
+    call = client.embed_texts if mode == "sync" else lambda t: asyncio.run(client.aembed_texts(t))
+    try:
+        with pytest.raises(APIConnectionError):
+            call(["x"])
+    finally:
+        client.close()
+        server.close()
+    assert server.requests == 1  # max_retries=0: one attempt, no retry

@@ -1,4 +1,4 @@
-"""httpx transports over a connection pool that costs O(1) per request.
+"""The sync shell's httpx transport, over a connection pool that costs O(1) per request.
 
 httpcore 1.0's pool re-examines every connection for every queued request on
 each request and each response (quadratic in the connections, with a socket
@@ -7,7 +7,8 @@ about 2 ms of CPU per request, half of the client's whole cost, and it grew
 with ``max_concurrency``. Our limiter already bounds the requests in flight,
 so the pool needs no queue and no cap: a request takes the most recently
 used idle connection or opens one, and gives it back when its response is
-closed. HTTP/1.1 only, as the service speaks.
+closed. HTTP/1.1 only, as the service speaks. The idle connections and the
+TLS context are shared with the async shell's transport (``_streams``).
 
 Proxies are not this module's job: a base URL reached through a proxy from
 the environment keeps httpx's own pool (see ``_transport``).
@@ -18,16 +19,16 @@ from __future__ import annotations
 import ssl
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Protocol, TypeVar
 
 import httpcore
 import httpx
 
-__all__ = ["AsyncPooledTransport", "PooledTransport"]
+__all__ = ["KEEPALIVE", "IdleConnections", "PooledTransport", "TLSContext"]
 
 # Seconds an idle connection is kept: httpcore's default.
-_KEEPALIVE = 5.0
+KEEPALIVE = 5.0
 
 
 class _Connection(Protocol):
@@ -39,7 +40,7 @@ class _Connection(Protocol):
 C = TypeVar("C", bound=_Connection)
 
 
-class _Idle(deque[C]):
+class IdleConnections(deque[C]):
     """Idle connections, most recently used last. Thread-safe: the sync client is
     shared by the runner's threads."""
 
@@ -80,7 +81,7 @@ class _Idle(deque[C]):
         return out
 
 
-class _SSL:
+class TLSContext:
     """The TLS context, made at the first https connection: loading the CA
     bundle takes ~30 ms, which a plain-http emulator never needs."""
 
@@ -143,8 +144,8 @@ def _httpx_error(exc: Exception) -> httpx.TransportError:
 
 class PooledTransport(httpx.BaseTransport):
     def __init__(self) -> None:
-        self._idle: _Idle[httpcore.HTTPConnection] = _Idle()
-        self._ssl = _SSL()
+        self._idle: IdleConnections[httpcore.HTTPConnection] = IdleConnections()
+        self._ssl = TLSContext()
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         core = _core_request(request)
@@ -156,7 +157,7 @@ class PooledTransport(httpx.BaseTransport):
             reused = connection is not None
             if connection is None:
                 connection = httpcore.HTTPConnection(
-                    origin, ssl_context=self._ssl.context(origin), keepalive_expiry=_KEEPALIVE
+                    origin, ssl_context=self._ssl.context(origin), keepalive_expiry=KEEPALIVE
                 )
             try:
                 response = connection.handle_request(core)
@@ -188,7 +189,7 @@ class _Body(httpx.SyncByteStream):
         self,
         response: httpcore.Response,
         connection: httpcore.HTTPConnection,
-        idle: _Idle[httpcore.HTTPConnection],
+        idle: IdleConnections[httpcore.HTTPConnection],
     ) -> None:
         self._response = response
         self._connection = connection
@@ -204,72 +205,3 @@ class _Body(httpx.SyncByteStream):
         self._response.close()
         for connection in self._idle.give(self._connection):
             connection.close()
-
-
-# The same two classes for asyncio: only where one blocks and the other awaits.
-
-
-class AsyncPooledTransport(httpx.AsyncBaseTransport):
-    def __init__(self) -> None:
-        self._idle: _Idle[httpcore.AsyncHTTPConnection] = _Idle()
-        self._ssl = _SSL()
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        core = _core_request(request)
-        origin = core.url.origin
-        while True:
-            connection, stale = self._idle.take(origin)
-            for old in stale:
-                await old.aclose()
-            reused = connection is not None
-            if connection is None:
-                connection = httpcore.AsyncHTTPConnection(
-                    origin, ssl_context=self._ssl.context(origin), keepalive_expiry=_KEEPALIVE
-                )
-            try:
-                response = await connection.handle_async_request(core)
-            except httpcore.ConnectionNotAvailable:
-                await connection.aclose()
-                if reused:
-                    continue
-                raise httpx.ConnectError("a new connection was not available") from None
-            except _CORE_ERRORS as exc:
-                await connection.aclose()
-                raise _httpx_error(exc) from exc
-            except BaseException:
-                await connection.aclose()
-                raise
-            return httpx.Response(
-                status_code=response.status,
-                headers=response.headers,
-                stream=_AsyncBody(response, connection, self._idle),
-                extensions=response.extensions,
-            )
-
-    async def aclose(self) -> None:
-        for connection in self._idle.drain():
-            await connection.aclose()
-
-
-class _AsyncBody(httpx.AsyncByteStream):
-    def __init__(
-        self,
-        response: httpcore.Response,
-        connection: httpcore.AsyncHTTPConnection,
-        idle: _Idle[httpcore.AsyncHTTPConnection],
-    ) -> None:
-        self._response = response
-        self._connection = connection
-        self._idle = idle
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        try:
-            async for chunk in self._response.aiter_stream():
-                yield chunk
-        except _CORE_ERRORS as exc:
-            raise _httpx_error(exc) from exc
-
-    async def aclose(self) -> None:
-        await self._response.aclose()
-        for connection in self._idle.give(self._connection):
-            await connection.aclose()

@@ -39,9 +39,10 @@ from ._errors import (
     InputError,
     ProtocolError,
 )
-from ._pool import AsyncPooledTransport, PooledTransport
+from ._pool import PooledTransport
 from ._responses import error_from_response
 from ._retry import retry_after
+from ._streams import AsyncStreamTransport
 from ._version import __version__
 from ._wire import dumps, is_loopback_host
 
@@ -217,7 +218,7 @@ class Transport:
         return self._settings.base_url.rstrip("/") + path
 
     def _client_kwargs(
-        self, pooled: type[PooledTransport | AsyncPooledTransport]
+        self, pooled: type[PooledTransport | AsyncStreamTransport]
     ) -> dict[str, Any]:
         scheme = urlsplit(self._settings.base_url).scheme
         # Proxies from the environment only where the key cannot be read on
@@ -232,7 +233,7 @@ class Transport:
         }
         # httpx ignores the environment's proxies when given a transport, so
         # a proxied base URL keeps httpx's own pool (with the limits above);
-        # otherwise ours (see _pool).
+        # otherwise ours (see _pool and _streams).
         proxies = urllib.request.getproxies()
         if not (trust_env and (scheme in proxies or "all" in proxies)):
             kwargs["transport"] = pooled()
@@ -265,7 +266,7 @@ class Transport:
         entry = clients.by_loop.get(loop)
         if entry is None:
             clients.release_closed_loops()
-            client = httpx.AsyncClient(**self._client_kwargs(AsyncPooledTransport))
+            client = httpx.AsyncClient(**self._client_kwargs(AsyncStreamTransport))
             closer = _close_at_loop_shutdown(client, clients, loop)
             await closer.__anext__()
             entry = clients.by_loop[loop] = (client, closer)
