@@ -202,6 +202,7 @@ class Transport:
         self._user_async_client = http_async_client
         self._clients = _Clients()
         self._finalizer = weakref.finalize(self, self._clients.close)
+        self._urls: dict[str, httpx.URL] = {}
         # Clients a forked child inherited: never used and never closed there
         # (closing would end the parent's TLS sessions), only kept from the
         # garbage collector for the same reason.
@@ -214,8 +215,13 @@ class Transport:
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__init__(state["settings"])  # type: ignore[misc]
 
-    def _url(self, path: str) -> str:
-        return self._settings.base_url.rstrip("/") + path
+    def _url(self, path: str) -> httpx.URL:
+        # Parsed once per endpoint: httpx parses and validates a str URL on
+        # every request (~0.1 ms of pure Python each).
+        url = self._urls.get(path)
+        if url is None:
+            url = self._urls[path] = httpx.URL(self._settings.base_url.rstrip("/") + path)
+        return url
 
     def _client_kwargs(
         self, pooled: type[PooledTransport | AsyncStreamTransport]
