@@ -4,6 +4,8 @@ and a connection the server closed is never used again."""
 from __future__ import annotations
 
 import asyncio
+import io
+import os
 import socket
 import ssl
 import threading
@@ -13,7 +15,7 @@ from typing import Any
 import orjson
 import pytest
 
-from dashscope_embeddings import APIConnectionError, create_client
+from dashscope_embeddings import APIConnectionError, DashScopeError, create_client
 from dashscope_embeddings.emulator import Emulator
 
 TEXTS = [f"text {i}" for i in range(200)]  # 20 requests of 10
@@ -367,3 +369,60 @@ def test_a_broken_answer_is_a_connection_error_never_a_vector(broken: str, mode:
         client.close()
         server.close()
     assert server.requests == 1  # max_retries=0: one attempt, no retry
+
+
+class _RefusesLargeBodies:
+    """Answers 413 as soon as it has a request's head, then closes without
+    reading the body: a proxy or service refusing a body too large."""
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self._sock = socket.create_server(("127.0.0.1", 0))
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/api/v1"
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self._sock.accept()
+            except OSError:
+                return
+            with conn:
+                data = b""
+                while b"\r\n\r\n" not in data:
+                    data += conn.recv(65536)
+                self.requests += 1
+                body = b'{"code":"RequestTooLarge","message":"too large","request_id":"r-413"}'
+                conn.sendall(
+                    b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+                )
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+@pytest.mark.parametrize("mode", ["sync", "async"])
+def test_an_answer_sent_before_the_body_was_read_is_the_error_raised(mode: str) -> None:
+    # ~16 MB of body (base64 of 4 x 3 MB): more than loopback buffers hold,
+    # so the write breaks before the body is out.
+    image = pytest.importorskip("PIL.Image")
+    buffer = io.BytesIO()
+    image.frombytes("RGB", (1000, 1000), os.urandom(3_000_000)).save(buffer, "PNG")
+    images = [buffer.getvalue()] * 4
+    server = _RefusesLargeBodies()
+    client = create_client(
+        "qwen3-vl-embedding", base_url=server.base_url, api_key="k", max_retries=0
+    )
+    call = client.embed_images if mode == "sync" else lambda i: asyncio.run(client.aembed_images(i))
+    try:
+        with pytest.raises(DashScopeError) as raised:
+            call(images)
+    finally:
+        client.close()
+        server.close()
+    assert raised.value.status_code == 413, raised.value
+    assert raised.value.request_id == "r-413"

@@ -35,6 +35,17 @@ _READ = 64 * 1024
 Headers = list[tuple[bytes, bytes]]
 
 
+class _Reader(asyncio.StreamReader):
+    """A stream reader that lets what arrived be read before a broken connection
+    shows: asyncio's raises the error at once, even over an answer already in
+    its buffer, and a server that answers before it has read the whole body
+    (a 413) and closes breaks the connection under our write. The break then
+    reads as the end of the stream, after the answer."""
+
+    def set_exception(self, exc: BaseException) -> None:
+        self.feed_eof()
+
+
 class _Connection:
     __slots__ = ("idle_since", "origin", "reader", "reusable", "writer")
 
@@ -86,13 +97,16 @@ class AsyncStreamTransport(httpx.AsyncBaseTransport):
         if connection is None:
             connection = await self._connect(origin)
         try:
-            connection.writer.write(message)
+            sent = await _send(connection.writer, message)
             try:
-                await connection.writer.drain()
-            except OSError as exc:
-                raise httpx.WriteError(str(exc) or type(exc).__name__) from exc
-            version, status, reason, headers = await _read_head(connection.reader)
+                version, status, reason, headers = await _read_head(connection.reader)
+            except httpx.HTTPError:
+                if sent is not None:
+                    raise sent from sent.__cause__
+                raise
             stream = _Body(connection, self._idle, request.method, status, version, headers)
+            if sent is not None:
+                stream.keep = False  # the server stopped reading our request
         except BaseException:
             connection.close()
             raise
@@ -106,21 +120,40 @@ class AsyncStreamTransport(httpx.AsyncBaseTransport):
     async def _connect(self, origin: httpcore.Origin) -> _Connection:
         host = origin.host.decode("ascii")
         context = self._ssl.context(origin)
+        loop = asyncio.get_running_loop()
+        reader = _Reader(limit=_READ, loop=loop)
         try:
-            reader, writer = await asyncio.open_connection(
+            transport, protocol = await loop.create_connection(
+                lambda: asyncio.StreamReaderProtocol(reader, loop=loop),
                 host,
                 origin.port,
                 ssl=context,
                 server_hostname=host if context is not None else None,
-                limit=_READ,
             )
         except OSError as exc:  # ssl.SSLError included
             raise httpx.ConnectError(str(exc) or type(exc).__name__) from exc
+        writer = asyncio.StreamWriter(transport, protocol, reader, loop)
         return _Connection(origin, reader, writer)
 
     async def aclose(self) -> None:
         for connection in self._idle.drain():
             connection.close()
+
+
+async def _send(writer: asyncio.StreamWriter, message: bytes) -> httpx.WriteError | None:
+    """Write ``message``; the error if the connection broke on the way.
+
+    Returned, not raised: a server may answer before it has read the whole
+    body (a 413 for a body too large) and close, and that answer says more
+    than the broken pipe (httpcore reads it too)."""
+    writer.write(message)
+    try:
+        await writer.drain()
+    except OSError as exc:
+        error = httpx.WriteError(str(exc) or type(exc).__name__)
+        error.__cause__ = exc
+        return error
+    return None
 
 
 def _head(request: httpx.Request) -> bytes:
@@ -195,7 +228,7 @@ class _Body(httpx.AsyncByteStream):
             self._length = int(lengths.pop())
         # Neither: the body runs to the end of the connection.
         closing = b"close" in fields.get(b"connection", b"").lower()
-        self._keep = (
+        self.keep = (
             version == b"HTTP/1.1" and not closing and (self._chunked or self._length is not None)
         )
 
@@ -231,7 +264,7 @@ class _Body(httpx.AsyncByteStream):
             return
         self._closed = True
         connection = self._connection
-        if self._complete and self._keep:
+        if self._complete and self.keep:
             connection.reusable = True
             connection.idle_since = time.monotonic()
             for old in self._idle.give(connection):
