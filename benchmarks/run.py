@@ -21,6 +21,8 @@ latency per request:
 
 Then our adapters alone at ``max_concurrency`` 8, 16 and 32 (text, the same
 three scenarios; and 200 local images of about 100 KB on qwen3-vl-embedding),
+with a bare asyncio client (``bare.py``) in the clean and image rows as the
+ceiling this machine leaves any client,
 the cost of parsing a response against a bare ``orjson.loads`` of the same
 bytes, and peak memory against the size of the returned vectors.
 """
