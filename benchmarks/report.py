@@ -98,8 +98,9 @@ def markdown(result: dict[str, Any], rows: list[Row], sweep: list[Row]) -> str:
         )
     out += [
         "",
-        "(best of 7 × 100 calls; the emulator's stand-in vectors are mostly `0.0`, the dense "
-        "body holds random floats as the real service's do.)",
+        "(best of 15 rounds of 100 calls, rounds of `loads` and of ours alternating; the "
+        "emulator's stand-in vectors are mostly `0.0`, the dense body holds random floats as "
+        "the real service's do.)",
         "",
         "## Peak memory",
         "",
