@@ -6,7 +6,7 @@ flight on one event loop that came to ~1.8 ms of CPU per request, where a bare
 asyncio client pays ~0.5 ms, and the answers of a round queued behind each
 other on the loop: 1,000 texts reached 0.86 of the bound at 32 in flight,
 against 0.96 for the bare client (``benchmarks/bare.py``). Here: 0.5-0.6 ms
-per request, and 0.89-0.93 of the bound.
+per request, and 0.88-0.93 of the bound.
 
 So the async shell speaks HTTP/1.1 itself, only as much as it needs: one
 request with its body in memory; answers framed by ``Content-Length``, chunked
