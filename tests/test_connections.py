@@ -49,16 +49,20 @@ def test_async_calls_on_one_loop_reuse_at_most_max_concurrency_connections(
     assert 1 <= emu.stats.connections <= 4
 
 
-def _answer(number: int) -> bytes:
-    body = orjson.dumps(
+def _vector_body(number: int) -> bytes:
+    return orjson.dumps(
         {
             "output": {"embeddings": [{"text_index": 0, "embedding": [0.5] * 64}]},
             "usage": {"total_tokens": 1},
             "request_id": f"r-{number}",
         }
     )
-    head = f"HTTP/1.1 200 OK\r\ncontent-length: {len(body)}\r\n\r\n"
-    return head.encode() + body
+
+
+def _answer(number: int, head: bytes = b"HTTP/1.1 200 OK\r\n") -> bytes:
+    """``head`` (status line and headers) with a Content-Length and the body."""
+    body = _vector_body(number)
+    return head + b"content-length: %d\r\n\r\n" % len(body) + body
 
 
 def _read_request(conn: socket.socket, data: bytes) -> bytes | None:
@@ -79,30 +83,21 @@ def _read_request(conn: socket.socket, data: bytes) -> bytes | None:
     return data[length:]
 
 
-class _Server:
-    """Answers requests with one vector, counting connections and requests.
+class _Listener:
+    """A loopback server: each connection is served by ``_one`` on a thread of
+    its own. Counts connections and requests."""
 
-    ``keep_alive=False``: one answer per connection (keep-alive promised all
-    the same); the connection is closed at ``hang_up()``, once the client has
-    put it back among its idle ones. ``tls``: the connections are wrapped with
-    that server context.
-    """
+    scheme, host = "http", "127.0.0.1"
 
-    def __init__(self, *, keep_alive: bool, tls: ssl.SSLContext | None = None) -> None:
+    def __init__(self) -> None:
         self.connections = 0
         self.requests = 0
-        self._hang_up = threading.Event()
-        self._closed = threading.Event()
-        self._keep_alive = keep_alive
-        self._tls = tls
         self._sock = socket.create_server(("127.0.0.1", 0))
         threading.Thread(target=self._serve, daemon=True).start()
 
     @property
     def base_url(self) -> str:
-        host = "localhost" if self._tls else "127.0.0.1"
-        scheme = "https" if self._tls else "http"
-        return f"{scheme}://{host}:{self._sock.getsockname()[1]}/api/v1"
+        return f"{self.scheme}://{self.host}:{self._sock.getsockname()[1]}/api/v1"
 
     def _serve(self) -> None:
         while True:
@@ -112,6 +107,31 @@ class _Server:
                 return
             self.connections += 1
             threading.Thread(target=self._one, args=(raw,), daemon=True).start()
+
+    def _one(self, raw: socket.socket) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+class _Server(_Listener):
+    """Answers requests with one vector, counting connections and requests.
+
+    ``keep_alive=False``: one answer per connection (keep-alive promised all
+    the same); the connection is closed at ``hang_up()``, once the client has
+    put it back among its idle ones. ``tls``: the connections are wrapped with
+    that server context.
+    """
+
+    def __init__(self, *, keep_alive: bool, tls: ssl.SSLContext | None = None) -> None:
+        self._hang_up = threading.Event()
+        self._closed = threading.Event()
+        self._keep_alive = keep_alive
+        self._tls = tls
+        if tls is not None:  # the certificate names localhost
+            self.scheme, self.host = "https", "localhost"
+        super().__init__()
 
     def _one(self, raw: socket.socket) -> None:
         try:
@@ -134,11 +154,8 @@ class _Server:
         self._hang_up.clear()
         self._closed.clear()
 
-    def close(self) -> None:
-        self._sock.close()
 
-
-def _client(server: _Server | _Scripted) -> Any:
+def _client(server: _Listener) -> Any:
     # No retries: a closed connection reused would fail the call.
     return create_client(
         "text-embedding-v4", base_url=server.base_url, api_key="k", dimension=64, max_retries=0
@@ -210,16 +227,6 @@ def test_https_is_verified_and_its_connection_reused(
 # -- how an answer is framed: both shells read every framing HTTP/1.1 allows --
 
 
-def _vector_body(number: int) -> bytes:
-    return orjson.dumps(
-        {
-            "output": {"embeddings": [{"text_index": 0, "embedding": [0.25] * 64}]},
-            "usage": {"total_tokens": 1},
-            "request_id": f"r-{number}",
-        }
-    )
-
-
 def _chunked(body: bytes) -> bytes:
     # Uneven chunks, a chunk extension and a trailer: all legal, all to be skipped.
     pieces = [body[:7], body[7:500], body[500:]]
@@ -227,29 +234,13 @@ def _chunked(body: bytes) -> bytes:
     return out + b"0\r\nx-trailer: yes\r\n\r\n"
 
 
-class _Scripted:
+class _Scripted(_Listener):
     """Answers request ``n`` (from 1) with ``answer(n)``: the raw bytes, and whether
-    to close the connection after them. Counts connections and requests."""
+    to close the connection after them."""
 
     def __init__(self, answer: Any) -> None:
-        self.connections = 0
-        self.requests = 0
         self._answer = answer
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/api/v1"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            self.connections += 1
-            threading.Thread(target=self._one, args=(conn,), daemon=True).start()
+        super().__init__()
 
     def _one(self, conn: socket.socket) -> None:
         with conn:
@@ -261,9 +252,6 @@ class _Scripted:
                 if close:
                     conn.shutdown(socket.SHUT_WR)
                     return
-
-    def close(self) -> None:
-        self._sock.close()
 
 
 def _three_calls(server: _Scripted, mode: str) -> list[list[float]]:
@@ -283,14 +271,7 @@ def _three_calls(server: _Scripted, mode: str) -> list[list[float]]:
 
 _FRAMINGS = {
     # name: (answer(n) -> (bytes, close), connections for three calls)
-    "content-length": (
-        lambda n: (
-            b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(_vector_body(n))
-            + _vector_body(n),
-            False,
-        ),
-        1,
-    ),
+    "content-length": (lambda n: (_answer(n), False), 1),
     "chunked": (
         lambda n: (
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + _chunked(_vector_body(n)),
@@ -299,35 +280,18 @@ _FRAMINGS = {
         1,
     ),
     "100 Continue first": (
-        lambda n: (
-            b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n"
-            % len(_vector_body(n))
-            + _vector_body(n),
-            False,
-        ),
+        lambda n: (_answer(n, b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\n"), False),
         1,
     ),
     "connection: close": (
-        lambda n: (
-            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: %d\r\n\r\n"
-            % len(_vector_body(n))
-            + _vector_body(n),
-            True,
-        ),
+        lambda n: (_answer(n, b"HTTP/1.1 200 OK\r\nConnection: close\r\n"), True),
         3,
     ),
     "no length, to the end of the connection": (
         lambda n: (b"HTTP/1.1 200 OK\r\n\r\n" + _vector_body(n), True),
         3,
     ),
-    "HTTP/1.0": (
-        lambda n: (
-            b"HTTP/1.0 200 OK\r\nContent-Length: %d\r\n\r\n" % len(_vector_body(n))
-            + _vector_body(n),
-            True,
-        ),
-        3,
-    ),
+    "HTTP/1.0": (lambda n: (_answer(n, b"HTTP/1.0 200 OK\r\n"), True), 3),
 }
 
 
@@ -342,7 +306,7 @@ def test_every_framing_of_an_answer_is_read_and_reuses_only_a_kept_connection(
         vectors = _three_calls(server, mode)
     finally:
         server.close()
-    assert vectors == [[0.25] * 64] * 3
+    assert vectors == [[0.5] * 64] * 3
     assert server.requests == 3
     assert server.connections == connections
 
@@ -371,38 +335,21 @@ def test_a_broken_answer_is_a_connection_error_never_a_vector(broken: str, mode:
     assert server.requests == 1  # max_retries=0: one attempt, no retry
 
 
-class _RefusesLargeBodies:
+class _RefusesLargeBodies(_Listener):
     """Answers 413 as soon as it has a request's head, then closes without
     reading the body: a proxy or service refusing a body too large."""
 
-    def __init__(self) -> None:
-        self.requests = 0
-        self._sock = socket.create_server(("127.0.0.1", 0))
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._sock.getsockname()[1]}/api/v1"
-
-    def _serve(self) -> None:
-        while True:
-            try:
-                conn, _ = self._sock.accept()
-            except OSError:
-                return
-            with conn:
-                data = b""
-                while b"\r\n\r\n" not in data:
-                    data += conn.recv(65536)
-                self.requests += 1
-                body = b'{"code":"RequestTooLarge","message":"too large","request_id":"r-413"}'
-                conn.sendall(
-                    b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
-                    b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
-                )
-
-    def close(self) -> None:
-        self._sock.close()
+    def _one(self, conn: socket.socket) -> None:
+        with conn:
+            data = b""
+            while b"\r\n\r\n" not in data:
+                data += conn.recv(65536)
+            self.requests += 1
+            body = b'{"code":"RequestTooLarge","message":"too large","request_id":"r-413"}'
+            conn.sendall(
+                b"HTTP/1.1 413 Payload Too Large\r\nConnection: close\r\n"
+                b"Content-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
 
 
 @pytest.mark.parametrize("mode", ["sync", "async"])
