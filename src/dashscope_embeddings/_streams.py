@@ -99,16 +99,16 @@ class AsyncStreamTransport(httpx.AsyncBaseTransport):
         if connection is None:
             connection = await self._connect(origin)
         try:
-            sent = await _send(connection.writer, message)
+            broken = await _send(connection.writer, message)
             try:
                 version, status, reason, headers = await _read_head(connection.reader)
             except httpx.HTTPError:
-                if sent is not None:
-                    raise sent from sent.__cause__
+                if broken is not None:
+                    raise httpx.WriteError(str(broken) or type(broken).__name__) from broken
                 raise
             # A server that stopped reading our request keeps no connection.
             stream = _Body(
-                connection, self._idle, request.method, status, version, headers, sent is None
+                connection, self._idle, request.method, status, version, headers, broken is None
             )
         except BaseException:
             connection.close()
@@ -143,7 +143,7 @@ class AsyncStreamTransport(httpx.AsyncBaseTransport):
             connection.close()
 
 
-async def _send(writer: asyncio.StreamWriter, message: bytes) -> httpx.WriteError | None:
+async def _send(writer: asyncio.StreamWriter, message: bytes) -> OSError | None:
     """Write ``message``; the error if the connection broke on the way.
 
     Returned, not raised: a server may answer before it has read the whole
@@ -153,9 +153,7 @@ async def _send(writer: asyncio.StreamWriter, message: bytes) -> httpx.WriteErro
     try:
         await writer.drain()
     except OSError as exc:
-        error = httpx.WriteError(str(exc) or type(exc).__name__)
-        error.__cause__ = exc
-        return error
+        return exc
     return None
 
 
