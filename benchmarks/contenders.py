@@ -59,11 +59,16 @@ def ours(base_url: str, concurrency: int, **options: Any) -> list[Contender]:
     ]
 
 
-def ceiling(base_url: str, concurrency: int) -> Contender:
-    """The bare asyncio client (``bare.py``): what this machine leaves any client."""
-    import bare
+def sweep(base_url: str, concurrency: int, scenario: str) -> list[Contender]:
+    """Ours at ``concurrency``; in the clean scenario also the bare asyncio client
+    (``bare.py``), the ceiling this machine leaves any client."""
+    field = ours(base_url, concurrency)
+    if scenario == "clean":
+        import bare
 
-    return Contender(bare.NAME, concurrency, bare.texts_call(base_url, concurrency, MODEL, BATCH))
+        texts = bare.texts_call(base_url, concurrency, MODEL, BATCH)
+        field.append(Contender(bare.NAME, concurrency, texts))
+    return field
 
 
 def others(base_url: str, compatible_url: str, concurrency: int) -> list[Contender]:

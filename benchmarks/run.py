@@ -263,10 +263,8 @@ def main() -> None:
         for c in (8, 16, 32) if not args.quick else ():
             for scenario in scenarios:
                 print(f"\n== ours at max_concurrency {c}, {scenario}")
-                ours = contenders.ours(emu.base_url, c)
-                if scenario == "clean":
-                    ours.append(contenders.ceiling(emu.base_url, c))
-                sweep += run_scenario(emu, scenario, ours, inputs, latency)
+                swept = contenders.sweep(emu.base_url, c, scenario)
+                sweep += run_scenario(emu, scenario, swept, inputs, latency)
         if not args.quick:
             with tempfile.TemporaryDirectory() as folder:
                 print("\n== ours, 200 images of ~100 KB, qwen3-vl-embedding")
@@ -310,10 +308,8 @@ def targeted(args: argparse.Namespace) -> None:
         for c in concurrencies:
             for scenario in (s for s in wanted if s in SCENARIOS):
                 print(f"\n== ours at max_concurrency {c}, {scenario}")
-                ours = contenders.ours(emu.base_url, c)
-                if scenario == "clean":
-                    ours.append(contenders.ceiling(emu.base_url, c))
-                rows += run_scenario(emu, scenario, chosen(ours), inputs, args.latency)
+                swept = chosen(contenders.sweep(emu.base_url, c, scenario))
+                rows += run_scenario(emu, scenario, swept, inputs, args.latency)
         if "images" in wanted:
             with tempfile.TemporaryDirectory() as folder:
                 print("\n== ours, 200 images of ~100 KB, qwen3-vl-embedding")
