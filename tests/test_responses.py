@@ -6,6 +6,8 @@ from typing import Any
 
 import orjson
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dashscope_embeddings import (
     CATALOG,
@@ -95,6 +97,68 @@ def test_sparse_vectors_are_parsed() -> None:
     parsed = parse_response(request, body, 2)
     assert parsed.sparse == {0: {7: 0.5}}
     assert parsed.usage == {"total_tokens": 3}
+
+
+# The vectors' numbers are mostly checked from the body's bytes, not element by
+# element: these two properties hold it to exactly what the element-by-element
+# check accepts, whatever else the body holds (brackets, quotes and letters in
+# strings, exponents, integers, whitespace) and wherever a bad element sits.
+_numbers = st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(2**53), 2**53)
+_not_numbers = st.sampled_from(
+    [None, True, False, "x", "]", "[1]", "1.0", [], [1.0], {}, {"v": 1.0}, {"l": [0.5]}]
+)
+
+
+@st.composite
+def _answers(draw: st.DrawFn) -> tuple[int, list[list[Any]], bytes]:
+    """A valid answer: its size, its vectors, and its bytes."""
+    n, dim = draw(st.integers(1, 4)), draw(st.integers(1, 6))
+    vectors = [draw(st.lists(_numbers, min_size=dim, max_size=dim)) for _ in range(n)]
+    order = draw(st.permutations(range(n)))
+    # Brackets elsewhere in a body send it to the element-by-element check:
+    # only sometimes, so that both checks are exercised.
+    letters = '{}"\\ulnt,.e0 \n\u00e9' + ("[]" if draw(st.booleans()) else "")
+    noise = st.text(alphabet=st.sampled_from(letters), max_size=8)
+    results = [{"index": i, "embedding": vectors[i], "note": draw(noise)} for i in order]
+    payload = {
+        "request_id": draw(noise),
+        "output": {"embeddings": results},
+        "usage": {"input_tokens": 3, "text_tokens": [1, 2]} if draw(st.booleans()) else {},
+    }
+    indent = orjson.OPT_INDENT_2 if draw(st.booleans()) else 0
+    return n, vectors, orjson.dumps(payload, option=indent)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_answers())
+def test_every_valid_vector_is_returned_as_sent(answer: tuple[int, list[list[Any]], bytes]) -> None:
+    n, vectors, body = answer
+    parsed = parse_response(_request(n), body, len(vectors[0]))
+    assert parsed.vectors == dict(enumerate(vectors))
+    assert all(type(x) in (float, int) for v in parsed.vectors.values() for x in v)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_answers(), st.data())
+def test_a_vector_with_anything_but_numbers_is_refused(
+    answer: tuple[int, list[list[Any]], bytes], data: st.DataObject
+) -> None:
+    n, vectors, body = answer
+    payload = orjson.loads(body)
+    result = data.draw(st.sampled_from(payload["output"]["embeddings"]))
+    at = data.draw(st.integers(0, len(vectors[0]) - 1))
+    result["embedding"][at] = data.draw(_not_numbers)
+    with pytest.raises(ProtocolError, match="non-number"):
+        parse_response(_request(n), orjson.dumps(payload), len(vectors[0]))
+
+
+@pytest.mark.parametrize("bad", [None, True, False, "x", "]", [], [1.0], {}, {"v": 1.0}])
+@pytest.mark.parametrize("indent", [0, orjson.OPT_INDENT_2])
+def test_each_kind_of_non_number_in_a_vector_is_refused(bad: Any, indent: int) -> None:
+    results = [_vec(0), _vec(1), {"index": 2, "embedding": [0.5, 0.25, bad, 0.125]}]
+    body = orjson.dumps({"output": {"embeddings": results}, "request_id": "r"}, option=indent)
+    with pytest.raises(ProtocolError, match="result 2 holds a non-number"):
+        parse_response(_request(), body, 4)
 
 
 @pytest.mark.parametrize(
