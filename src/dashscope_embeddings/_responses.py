@@ -82,7 +82,10 @@ def parse_response(
     # cheaper than touching every element (see _flat_number_lists). A vector
     # of integer literals still takes the slow way, which hands back floats.
     read_off_bytes = _flat_number_lists(content, 1 + len(results))
-    maybe_bools: bool | None = None
+    # Bodies read off their bytes hold no true/false in any vector.
+    maybe_bools = not read_off_bytes and (
+        _has_literal(content, b"r", b"true") or _has_literal(content, b"l", b"false")
+    )
     index_key = "text_index" if request.endpoint is Endpoint.TEXT else "index"
     slots = {slot.index: slot for slot in request.slots}
     parsed = ParsedResponse(vectors={}, request_id=request_id)
@@ -110,10 +113,6 @@ def parse_response(
             if read_off_bytes and type(vector[0]) is float:
                 numbers: list[float] | None = vector
             else:
-                if maybe_bools is None:
-                    maybe_bools = _has_literal(content, b"r", b"true") or _has_literal(
-                        content, b"l", b"false"
-                    )
                 numbers = _numbers(vector, maybe_bools)
             if numbers is None:
                 raise fail(f"result {index} holds a non-number")
